@@ -1,0 +1,1 @@
+"""The `maildesk` command: one module per command group."""

@@ -1,0 +1,47 @@
+"""What every command needs: the config file, the settings, the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from maildesk.config import Settings, config_path, load_settings
+from maildesk.store.db import make_engine, session_factory
+from maildesk.store.schema import require_current
+
+
+@dataclass
+class Desk:
+    """Loaded on first use, so that `maildesk init` and `--help` need no config."""
+
+    given: str | None
+    _settings: Settings | None = None
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def path(self) -> Path:
+        return config_path(self.given)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.path)
+        return self._settings
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings.database.url)
+        return self._engine
+
+    def sessions(self, *, check_schema: bool = True) -> sessionmaker[Session]:
+        if check_schema:
+            require_current(self.engine, str(self.path))
+        return session_factory(self.engine)
+
+
+pass_desk = click.make_pass_decorator(Desk)

@@ -1,0 +1,41 @@
+"""`maildesk run`: validate everything, then start the daemon."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from maildesk.cli.context import Desk, pass_desk
+from maildesk.config import secret_problems
+from maildesk.daemon import Daemon
+from maildesk.errors import UserError
+from maildesk.render import template_problems
+from maildesk.routing.rules import rule_problems
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Do one round of work and exit (for tests and cron).")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@pass_desk
+def run(desk: Desk, once: bool, verbose: bool) -> None:
+    """Run the help desk until SIGTERM or Ctrl-C.
+
+    Refuses to start on an invalid config, rule file or template, or on a
+    database whose schema is not current (run `maildesk db upgrade`).
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = desk.settings
+    problems = [
+        *secret_problems(settings),
+        *rule_problems(settings.paths.rules),
+        *template_problems(settings.paths.templates),
+    ]
+    if problems:
+        raise UserError(problems)
+    desk.sessions()  # refuses an out-of-date schema before anything starts
+    Daemon(settings).run(once=once)

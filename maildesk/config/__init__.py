@@ -1,0 +1,14 @@
+"""Configuration: maildesk.toml, validated before anything starts."""
+
+from maildesk.config.load import config_path, load_settings, settings_from_mapping
+from maildesk.config.model import Settings
+from maildesk.config.secrets import read_password, secret_problems
+
+__all__ = [
+    "Settings",
+    "config_path",
+    "load_settings",
+    "read_password",
+    "secret_problems",
+    "settings_from_mapping",
+]

@@ -1,0 +1,165 @@
+"""The shape of maildesk.toml: frozen, validated settings.
+
+Pydantic checks types and unknown keys (strict: TOML is typed, so "993" is
+not a port); ``load.py`` turns its errors into one line per problem and adds
+the checks that span several keys (``semantics.py``). Paths are resolved
+against the config file's folder while validating (the ``base`` context).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo
+
+Security = Literal["tls", "starttls", "none"]
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    """Relative paths mean "next to the config file", not "wherever I was started"."""
+    base = (info.context or {}).get("base")
+    value = value.expanduser()
+    if base is not None and not value.is_absolute():
+        value = Path(base) / value
+    return value
+
+
+def _one_line(value: str) -> str:
+    """Values that end up in mail headers must never carry CR/LF."""
+    if "\r" in value or "\n" in value:
+        raise ValueError("must be on one line (no line breaks)")
+    return value
+
+
+def _address(value: str) -> str:
+    """A bare address: local@domain, no display name, no spaces."""
+    _one_line(value)
+    local, at, domain = value.rpartition("@")
+    if not at or not local or "." not in domain or any(c in value for c in ' <>,;"'):
+        raise ValueError(f'expected an e-mail address like "support@example.com", got "{value}"')
+    return value
+
+
+ConfigPath = Annotated[Path, Field(strict=False), AfterValidator(_resolve)]
+Address = Annotated[str, AfterValidator(_address)]
+OneLine = Annotated[str, AfterValidator(_one_line)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Section(BaseModel):
+    """Every table forbids unknown keys: a typo must not be silently ignored."""
+
+    # validate_default: default paths ("rules") must be resolved like given ones.
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, validate_default=True)
+
+
+class Credentials(Section):
+    """A login whose password comes from the file, the environment or a file."""
+
+    username: OneLine | None = None
+    password: str | None = Field(default=None, repr=False)
+    password_env: str | None = None
+    password_file: ConfigPath | None = None
+
+    def password_sources(self) -> list[str]:
+        """The password keys that are set (exactly one is allowed)."""
+        return [
+            key
+            for key in ("password", "password_env", "password_file")
+            if getattr(self, key) is not None
+        ]
+
+
+class Helpdesk(Section):
+    address: Address
+    name: OneLine = "Support"
+    token_format: OneLine = "[#{id}]"
+    default_language: str = "en"
+    timezone: str = "UTC"
+
+
+class Database(Section):
+    url: str = "sqlite:///maildesk.db"
+
+
+class Mailbox(Credentials):
+    name: OneLine
+    host: OneLine
+    username: OneLine
+    port: Port | None = None
+    security: Security = "tls"
+    tls_verify: bool = True
+    tls_ca_file: ConfigPath | None = None
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    quarantine_folder: str = "Quarantine"
+    poll_interval: Annotated[int, Field(ge=1)] = 30
+    idle: bool = True
+    timeout: Annotated[int, Field(ge=1)] = 60
+
+    @property
+    def effective_port(self) -> int:
+        return self.port if self.port is not None else (993 if self.security == "tls" else 143)
+
+
+class Smtp(Credentials):
+    host: OneLine | None = None
+    port: Port | None = None
+    security: Security = "starttls"
+    tls_verify: bool = True
+    tls_ca_file: ConfigPath | None = None
+    timeout: Annotated[int, Field(ge=1)] = 60
+    spool_dir: ConfigPath | None = None
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return {"tls": 465, "starttls": 587, "none": 25}[self.security]
+
+
+class Inbound(Section):
+    listen: str = "127.0.0.1:8025"
+    protocol: Literal["smtp", "lmtp"] = "smtp"
+    max_message_size: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        """Split ``listen`` (validated by semantics.py, so this cannot fail there)."""
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+class Paths(Section):
+    rules: ConfigPath = Path("rules")
+    templates: ConfigPath = Path("templates")
+
+
+class Tier(Section):
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    agents: Annotated[tuple[Address, ...], Field(strict=False)] = ()
+    lead: Address | None = None
+    escalates_to: str | None = None
+
+
+class Settings(Section):
+    """The whole validated configuration, plus where it came from."""
+
+    helpdesk: Helpdesk
+    database: Database = Field(default_factory=Database)
+    mailboxes: Annotated[tuple[Mailbox, ...], Field(strict=False)] = ()
+    smtp: Smtp
+    inbound: Inbound | None = None
+    paths: Paths = Field(default_factory=Paths)
+    tiers: Annotated[tuple[Tier, ...], Field(strict=False)] = ()
+    # Where the settings came from: set by the loader, never a TOML key.
+    _source: Path = PrivateAttr(default=Path("maildesk.toml"))
+
+    @property
+    def source(self) -> Path:
+        return self._source
+
+    def tier(self, name: str) -> Tier | None:
+        return next((t for t in self.tiers if t.name == name), None)

@@ -1,0 +1,144 @@
+"""Checks that span several keys: each returns ``key: problem`` lines.
+
+Types and unknown keys are pydantic's job (model.py); these are the mistakes
+a well-typed file can still make: two mailboxes with one name, a tier that
+escalates to a tier that does not exist, a relay with no password.
+"""
+
+from __future__ import annotations
+
+import string
+import zoneinfo
+from collections.abc import Iterator
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from maildesk.config.model import Credentials, Settings
+
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+def semantic_problems(settings: Settings) -> list[str]:
+    return [
+        *_helpdesk(settings),
+        *_database(settings),
+        *_mailboxes(settings),
+        *_smtp(settings),
+        *_inbound(settings),
+        *_tiers(settings),
+    ]
+
+
+def _helpdesk(settings: Settings) -> Iterator[str]:
+    fmt = settings.helpdesk.token_format
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(fmt) if f is not None]
+    except ValueError as exc:
+        yield f"helpdesk.token_format: {exc}"
+        return
+    if fields != ["id"]:
+        yield (
+            'helpdesk.token_format: must contain "{id}" exactly once and no other {fields}, '
+            f'got "{fmt}"'
+        )
+    elif fmt.strip() == "{id}":
+        yield 'helpdesk.token_format: needs text around "{id}" (e.g. "[#{id}]") to be found'
+    try:
+        zoneinfo.ZoneInfo(settings.helpdesk.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        yield (
+            f'helpdesk.timezone: unknown time zone "{settings.helpdesk.timezone}" '
+            '(use an IANA name such as "Europe/Berlin")'
+        )
+
+
+def _database(settings: Settings) -> Iterator[str]:
+    try:
+        url = make_url(settings.database.url)
+    except ArgumentError:
+        yield (
+            f'database.url: not a database URL: "{settings.database.url}" '
+            '(e.g. "sqlite:///maildesk.db" or "postgresql+psycopg://user@host/db")'
+        )
+        return
+    if url.get_backend_name() not in SUPPORTED_DATABASES:
+        yield (
+            f'database.url: unsupported database "{url.get_backend_name()}" '
+            "(use sqlite or postgresql)"
+        )
+
+
+def _credentials(key: str, creds: Credentials, *, required: bool) -> Iterator[str]:
+    sources = creds.password_sources()
+    if len(sources) > 1:
+        yield f"{key}: give only one of {', '.join(sources)}"
+    if required and not sources:
+        yield f"{key}: give one of password, password_env or password_file"
+    if sources and creds.username is None:
+        yield f"{key}.username: required key is missing (a password is given)"
+
+
+def _mailboxes(settings: Settings) -> Iterator[str]:
+    seen: dict[str, int] = {}
+    for index, box in enumerate(settings.mailboxes):
+        key = f"mailboxes[{index}]"
+        if box.name in seen:
+            yield f'{key}.name: "{box.name}" is already used by mailboxes[{seen[box.name]}]'
+        seen.setdefault(box.name, index)
+        yield from _credentials(key, box, required=True)
+        if box.processed_folder and box.processed_folder == box.folder:
+            yield f"{key}.processed_folder: must differ from folder (or be \"\")"
+        if box.quarantine_folder and box.quarantine_folder == box.folder:
+            yield f"{key}.quarantine_folder: must differ from folder"
+
+
+def _smtp(settings: Settings) -> Iterator[str]:
+    smtp = settings.smtp
+    if smtp.host is None and smtp.spool_dir is None:
+        yield (
+            "smtp: set host (a relay to send through) or spool_dir "
+            "(a folder to write outgoing .eml files to)"
+        )
+    if smtp.host is not None and smtp.spool_dir is not None:
+        yield "smtp: set either host or spool_dir, not both"
+    yield from _credentials("smtp", smtp, required=False)
+
+
+def _inbound(settings: Settings) -> Iterator[str]:
+    if settings.inbound is None:
+        return
+    listen = settings.inbound.listen
+    host, colon, port = listen.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        yield f'inbound.listen: expected "HOST:PORT" such as "127.0.0.1:8025", got "{listen}"'
+
+
+def _tiers(settings: Settings) -> Iterator[str]:
+    names: dict[str, int] = {}
+    for index, tier in enumerate(settings.tiers):
+        if tier.name in names:
+            yield f'tiers[{index}].name: "{tier.name}" is already used by tiers[{names[tier.name]}]'
+        names.setdefault(tier.name, index)
+    for index, tier in enumerate(settings.tiers):
+        target = tier.escalates_to
+        if target is not None and target not in names:
+            known = ", ".join(names) or "none defined"
+            yield f'tiers[{index}].escalates_to: unknown tier "{target}" (tiers: {known})'
+    yield from _escalation_cycles(settings)
+
+
+def _escalation_cycles(settings: Settings) -> Iterator[str]:
+    """A ring of escalations would bounce a breached ticket around forever."""
+    step = {t.name: t.escalates_to for t in settings.tiers}
+    reported: set[str] = set()
+    for index, tier in enumerate(settings.tiers):
+        path = [tier.name]
+        current = step.get(tier.name)
+        while current is not None and current in step and current not in path:
+            path.append(current)
+            current = step[current]
+        if current == tier.name and tier.name not in reported:
+            reported.update(path)
+            ring = " -> ".join([*path, tier.name])
+            yield f"tiers[{index}].escalates_to: escalation goes in a circle ({ring})"

@@ -1,0 +1,1 @@
+"""Outgoing mail: composed into the outbox table, sent by the sender."""

@@ -1,0 +1,1 @@
+"""Routing: YAML rules that choose tier, priority and SLA for new tickets."""

@@ -1,0 +1,1 @@
+"""Where mail comes from: IMAP, an SMTP/LMTP listener, a pipe, an archive."""

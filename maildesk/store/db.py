@@ -1,0 +1,64 @@
+"""Engines and sessions: the one place that knows SQLite from PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool, StaticPool
+
+from maildesk.errors import TryLater
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with the settings maildesk relies on.
+
+    SQLite: WAL (readers do not block the writer), foreign keys enforced,
+    and a busy timeout so that the CLI and the daemon can share the file.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            kwargs.setdefault("poolclass", StaticPool)
+        else:
+            kwargs.setdefault("poolclass", NullPool)
+        kwargs.setdefault("connect_args", {"timeout": 30})
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+    finally:
+        cursor.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error.
+
+    A database that cannot be reached becomes ``TryLater`` so that sources
+    answer 4xx / exit 75 instead of losing the message.
+    """
+    try:
+        with factory.begin() as session:
+            yield session
+    except OperationalError as exc:
+        raise TryLater(f"database unavailable: {exc.orig}") from exc

@@ -1,0 +1,157 @@
+"""Read-only views of tickets for the CLI and reports, as plain records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from maildesk.store.models import Customer, Event, Message, Ticket
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    id: int
+    subject: str
+    status: str
+    priority: str
+    tier: str | None
+    requester: str | None
+    assignee: str | None
+    created_at: datetime
+    updated_at: datetime
+    message_count: int
+
+
+@dataclass(frozen=True)
+class AttachmentRow:
+    filename: str
+    size: int
+    content_type: str
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: int
+    direction: str
+    message_id: str | None
+    from_address: str
+    from_name: str | None
+    to: Sequence[str]
+    cc: Sequence[str]
+    subject: str
+    date: datetime | None
+    visible_text: str
+    is_note: bool
+    attachments: Sequence[AttachmentRow]
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    at: datetime
+    actor: str
+    kind: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TicketDetail:
+    ticket: TicketRow
+    messages: Sequence[MessageRow]
+    events: Sequence[EventRow]
+
+
+def _counts() -> Any:
+    return (
+        select(Message.ticket_id, func.count(Message.id).label("n"))
+        .group_by(Message.ticket_id)
+        .subquery()
+    )
+
+
+def list_tickets(
+    session: Session,
+    *,
+    statuses: Sequence[str] = (),
+    tiers: Sequence[str] = (),
+    limit: int | None = None,
+) -> list[TicketRow]:
+    """Tickets, newest first, optionally filtered by status and tier."""
+    counts = _counts()
+    query = (
+        select(Ticket, Customer.address, func.coalesce(counts.c.n, 0))
+        .outerjoin(Customer, Ticket.requester_id == Customer.id)
+        .outerjoin(counts, counts.c.ticket_id == Ticket.id)
+        .order_by(Ticket.id.desc())
+    )
+    if statuses:
+        query = query.where(Ticket.status.in_(statuses))
+    if tiers:
+        query = query.where(Ticket.tier.in_(tiers))
+    if limit is not None:
+        query = query.limit(limit)
+    return [_ticket_row(t, address, n) for t, address, n in session.execute(query)]
+
+
+def ticket_detail(session: Session, ticket_id: int) -> TicketDetail | None:
+    """One ticket with its messages and audit events; None if there is no such ticket."""
+    ticket = session.scalar(
+        select(Ticket)
+        .where(Ticket.id == ticket_id)
+        .options(
+            selectinload(Ticket.requester),
+            selectinload(Ticket.messages).selectinload(Message.attachments),
+            selectinload(Ticket.events),
+        )
+    )
+    if ticket is None:
+        return None
+    requester = ticket.requester.address if ticket.requester else None
+    return TicketDetail(
+        ticket=_ticket_row(ticket, requester, len(ticket.messages)),
+        messages=[_message_row(m) for m in ticket.messages],
+        events=[_event_row(e) for e in ticket.events],
+    )
+
+
+def _ticket_row(ticket: Ticket, requester: str | None, count: int) -> TicketRow:
+    return TicketRow(
+        id=ticket.id,
+        subject=ticket.subject,
+        status=ticket.status,
+        priority=ticket.priority,
+        tier=ticket.tier,
+        requester=requester,
+        assignee=ticket.assignee,
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
+        message_count=int(count),
+    )
+
+
+def _message_row(message: Message) -> MessageRow:
+    return MessageRow(
+        id=message.id,
+        direction=message.direction,
+        message_id=message.message_id,
+        from_address=message.from_address,
+        from_name=message.from_name,
+        to=tuple(message.to),
+        cc=tuple(message.cc),
+        subject=message.subject,
+        date=message.date,
+        visible_text=message.visible_text,
+        is_note=message.is_note,
+        attachments=tuple(
+            AttachmentRow(a.filename, a.size, a.content_type) for a in message.attachments
+        ),
+    )
+
+
+def _event_row(event: Event) -> EventRow:
+    return EventRow(event.id, event.at, event.actor, event.kind, dict(event.detail))

@@ -1,0 +1,58 @@
+"""Schema versions: create or upgrade with Alembic, and refuse to run on an old one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from maildesk.errors import UserError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "maildesk ships at least one migration"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Bring the schema to ``revision``; returns (before, after)."""
+    before = current_revision(engine)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return before, current_revision(engine) or ""
+
+
+def require_current(engine: Engine, config_file: str) -> None:
+    """Stop with a clear instruction when the schema is missing or old."""
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    fix = f"run `maildesk -c {config_file} db upgrade`"
+    if current is None:
+        raise UserError(f"database has no maildesk schema yet: {fix}")
+    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if current not in known:
+        raise UserError(
+            f"database schema {current} is newer than this maildesk ({head}): upgrade maildesk"
+        )
+    raise UserError(f"database schema is at {current}, this maildesk needs {head}: {fix}")
