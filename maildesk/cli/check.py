@@ -131,6 +131,6 @@ def _print(report: Report, as_json: bool) -> None:
         return
     for item in report.checked:
         mark = "ok  " if item["ok"] else "FAIL"
-        output.stdout.print(f"{mark} {item['name']}: {item['detail']}", markup=False)
+        output.say(f"{mark} {item['name']}: {item['detail']}")
     for problem in [*report.problems, *report.failures]:
         output.error(str(problem))

@@ -20,11 +20,9 @@ def db_upgrade(desk: Desk) -> None:
     """Create the schema, or upgrade it to this maildesk's version."""
     before, after = upgrade(desk.engine)
     if before == after:
-        output.stdout.print(f"database schema is up to date ({after})", markup=False)
+        output.say(f"database schema is up to date ({after})")
     else:
-        output.stdout.print(
-            f"database schema upgraded from {before or 'nothing'} to {after}", markup=False
-        )
+        output.say(f"database schema upgraded from {before or 'nothing'} to {after}")
 
 
 @db.command("status")
@@ -37,11 +35,8 @@ def db_status(ctx: click.Context, desk: Desk, as_json: bool) -> None:
     if as_json:
         output.print_json({"current": current, "head": head, "up_to_date": current == head})
     elif current == head:
-        output.stdout.print(f"up to date ({head})", markup=False)
+        output.say(f"up to date ({head})")
     else:
-        output.stdout.print(
-            f"schema {current or 'missing'}, needs {head}: run `maildesk db upgrade`",
-            markup=False,
-        )
+        output.say(f"schema {current or 'missing'}, needs {head}: run `maildesk db upgrade`")
     if current != head:
         ctx.exit(output.FAILED)

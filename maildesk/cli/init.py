@@ -45,10 +45,7 @@ def init(directory: Path, force: bool, no_db: bool) -> None:
             upgrade(engine)
         finally:
             engine.dispose()
-    output.stdout.print(f"Wrote a starter desk to {directory}/", markup=False)
-    output.stdout.print(
-        f"Next: edit {config} (at least helpdesk.address), then\n"
+    output.say(f"Wrote a starter desk to {directory}/")
+    output.say(f"Next: edit {config} (at least helpdesk.address), then\n"
         f"  maildesk -c {config} check\n"
-        f"  maildesk -c {config} run",
-        markup=False,
-    )
+        f"  maildesk -c {config} run")

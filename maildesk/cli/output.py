@@ -6,10 +6,15 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+# Control characters in customer text must not reach a terminal as escapes.
+_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10))
+_CONTROL.update({127: None})
 
 # Exit codes, documented in the README.
 OK = 0
@@ -17,8 +22,21 @@ FAILED = 1  # something could not be done (ticket not found, a server unreachabl
 USER_ERROR = 2  # bad config, rules, templates or command line
 TEMPFAIL = 75  # EX_TEMPFAIL: try again later (the database is unavailable)
 
-stdout = Console(highlight=False, soft_wrap=False)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _console(stream: TextIO) -> Console:
+    """A console on the stream as it is now; tables never wrap when piped into a script."""
+    width = None if stream.isatty() else 4096
+    return Console(file=stream, width=width, highlight=False, soft_wrap=True)
+
+
+def printable(text: str) -> str:
+    return text.translate(_CONTROL)
+
+
+def say(text: str, *, style: str | None = None) -> None:
+    """A line for people on stdout; never interpreted as markup (it may be customer text)."""
+    _console(sys.stdout).print(Text(printable(text)), style=style)
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -35,13 +53,14 @@ def print_table(
 ) -> None:
     rows = list(rows)
     if not rows:
-        stdout.print(empty, markup=False)
+        say(empty)
         return
     table = Table(*columns, box=None, pad_edge=False, header_style="bold")
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    stdout.print(table)
+        # Text(), not str: a subject like "[bold]" is customer data, not markup.
+        table.add_row(*(Text(printable("" if v is None else str(v))) for v in row))
+    _console(sys.stdout).print(table)
 
 
 def error(line: str) -> None:
-    stderr.print(f"maildesk: {line}", markup=False)
+    sys.stderr.write(f"maildesk: {line}\n")

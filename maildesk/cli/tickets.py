@@ -85,7 +85,7 @@ def tickets_show(ctx: click.Context, desk: Desk, ticket: str, as_json: bool) -> 
         output.print_json(data)
         return
     t = detail.ticket
-    output.stdout.print(f"{ticket_token(fmt, t.id)} {t.subject}", markup=False, style="bold")
+    output.say(f"{ticket_token(fmt, t.id)} {t.subject}", style="bold")
     output.print_table(
         ["status", "priority", "tier", "requester", "assignee", "created", "updated"],
         [[t.status, t.priority, t.tier or "-", t.requester or "-", t.assignee or "-",
@@ -93,17 +93,12 @@ def tickets_show(ctx: click.Context, desk: Desk, ticket: str, as_json: bool) -> 
     )
     for m in detail.messages:
         kind = "note" if m.is_note else ("from customer" if m.direction == "in" else "sent")
-        output.stdout.print(
-            f"\n--- #{m.id} {kind}: {m.from_address} {output.timestamp(m.date) or ''}",
-            markup=False,
-            style="dim",
-        )
-        output.stdout.print(m.visible_text.rstrip(), markup=False)
+        output.say(f"\n--- #{m.id} {kind}: {m.from_address} {output.timestamp(m.date) or ''}", style="dim")
+        output.say(m.visible_text.rstrip())
         for a in m.attachments:
-            output.stdout.print(f"[attachment] {a.filename} ({a.content_type}, {a.size} bytes)",
-                                markup=False)
+            output.say(f"[attachment] {a.filename} ({a.content_type}, {a.size} bytes)")
     if detail.events:
-        output.stdout.print("\nHistory:", markup=False, style="bold")
+        output.say("\nHistory:", style="bold")
         output.print_table(
             ["when", "who", "what"],
             ([output.timestamp(e.at), e.actor, _event_text(e)] for e in detail.events),

@@ -1,0 +1,126 @@
+"""Fixtures: real servers on loopback (Dovecot, an aiosmtpd sink, PostgreSQL) and desks.
+
+Server fixtures skip when the server is missing, unless
+MAILDESK_REQUIRE_SERVERS=1, when they fail (CI sets it).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from maildesk.starter import starter_dir
+from maildesk.store.db import make_engine
+from maildesk.store.schema import upgrade
+from tests.support import postgres
+from tests.support.dovecot import Account, Dovecot, find_dovecot, start_dovecot
+from tests.support.need import missing
+from tests.support.smtpsink import Sink
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    binary = find_dovecot()
+    if binary is None:
+        missing("Dovecot", "install Debian's dovecot-imapd (apt-get install dovecot-imapd)")
+    if shutil.which("openssl") is None:
+        missing("openssl", "install Debian's openssl (for the test server's certificate)")
+    server = start_dovecot(binary)
+    yield server
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture
+def imap_account(dovecot: Dovecot) -> Account:
+    """A fresh user, so every test starts with an empty mailbox."""
+    return dovecot.add_account()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[Sink]:
+    sink = Sink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    url = postgres.server_url()
+    if url is None:
+        missing("PostgreSQL", postgres.HOW)
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        missing("psycopg", "pip install -e '.[postgres]'")
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test."""
+    try:
+        url = postgres.create_database(postgres_server)
+    except Exception as exc:  # the server is down or refuses us
+        missing("PostgreSQL", f"{postgres.HOW} ({type(exc).__name__}: {exc})")
+    yield url
+    postgres.drop_database(postgres_server, url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage test runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'maildesk.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on an upgraded, empty database."""
+    eng = make_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def write_desk(tmp_path: Path) -> Callable[..., Path]:
+    """Write a desk folder (config + shipped rules and templates); returns the config path."""
+
+    def write(config: str, *, rules: bool = True, templates: bool = True) -> Path:
+        desk = tmp_path / "desk"
+        desk.mkdir(exist_ok=True)
+        if rules:
+            shutil.copytree(starter_dir("rules"), desk / "rules", dirs_exist_ok=True)
+        if templates:
+            shutil.copytree(starter_dir("templates"), desk / "templates", dirs_exist_ok=True)
+        path = desk / "maildesk.toml"
+        path.write_text(config, encoding="utf-8")
+        return path
+
+    return write
+
+
+MINIMAL = """
+[helpdesk]
+address = "support@example.com"
+
+[database]
+url = "{url}"
+
+[smtp]
+spool_dir = "outgoing"
+"""
+
+
+@pytest.fixture
+def minimal_config() -> Callable[[str], str]:
+    return lambda url="sqlite:///maildesk.db": MINIMAL.format(url=url)

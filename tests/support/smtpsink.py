@@ -1,0 +1,65 @@
+"""An aiosmtpd SMTP sink on loopback that keeps what it receives.
+
+``fail_with`` makes it answer every DATA with that reply, to drive retry
+tests; ``auth`` makes it require a login.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session, SMTP
+
+from tests.support.need import free_port
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+
+@dataclass
+class SinkHandler:
+    messages: list[Received] = field(default_factory=list)
+    fail_with: str | None = None
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.fail_with:
+            return self.fail_with
+        self.messages.append(
+            Received(envelope.mail_from or "", list(envelope.rcpt_tos), bytes(envelope.content or b""))
+        )
+        return "250 OK stored"
+
+
+class Sink:
+    def __init__(self, auth: tuple[str, str] | None = None) -> None:
+        self.handler = SinkHandler()
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        kwargs: dict[str, Any] = {}
+        if auth is not None:
+            def check(server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                      data: Any) -> AuthResult:
+                ok = isinstance(data, LoginPassword) and (
+                    data.login.decode(), data.password.decode()) == auth
+                return AuthResult(success=ok, handled=False)
+
+            kwargs = {"authenticator": check, "auth_required": True, "auth_require_tls": False}
+        self.controller = Controller(self.handler, hostname=self.host, port=self.port,
+                                     **kwargs)
+
+    @property
+    def messages(self) -> list[Received]:
+        return self.handler.messages
+
+    def start(self) -> Sink:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
