@@ -26,9 +26,7 @@ def template_environment(folder: Path) -> SandboxedEnvironment:
 
 
 def template_files(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix in TEMPLATE_SUFFIXES
-    )
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in TEMPLATE_SUFFIXES)
 
 
 def template_problems(folder: Path) -> list[Problem]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from maildesk.cli.main import main
 from maildesk.starter import starter_dir
 from maildesk.store.db import make_engine
 from maildesk.store.schema import upgrade
@@ -20,6 +21,8 @@ from tests.support import postgres
 from tests.support.dovecot import Account, Dovecot, find_dovecot, start_dovecot
 from tests.support.need import missing
 from tests.support.smtpsink import Sink
+
+Run = Callable[..., tuple[int, str, str]]
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -124,3 +127,13 @@ spool_dir = "outgoing"
 @pytest.fixture
 def minimal_config() -> Callable[[str], str]:
     return lambda url="sqlite:///maildesk.db": MINIMAL.format(url=url)
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    def invoke(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke

@@ -15,29 +15,26 @@ import click
 import pytest
 from sqlalchemy.orm import Session
 
-from maildesk.cli.main import cli, main
+from maildesk.cli.main import cli
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Attachment, Customer, Event, Message, Ticket
 from maildesk.store.schema import upgrade
+from tests.conftest import Run
 from tests.test_store import T0
 
-Run = Callable[..., tuple[int, str, str]]
 
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def invoke(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
-
-
-def maildesk(*args: str, cwd: Path | None = None, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def maildesk(
+    *args: str, cwd: Path | None = None, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
     """The real command, in its own process, as a user would run it."""
-    return subprocess.run([sys.executable, "-m", "maildesk", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=60, **kwargs)  # type: ignore[call-overload]
+    return subprocess.run(
+        [sys.executable, "-m", "maildesk", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+        **kwargs,
+    )  # type: ignore[call-overload]
 
 
 def test_newcomer_flow_prints_an_empty_list(tmp_path: Path) -> None:
@@ -56,7 +53,12 @@ def test_init_writes_a_complete_desk(run: Run, tmp_path: Path) -> None:
     assert code == 0 and "maildesk -c" in out
     desk = tmp_path / "d"
     assert sorted(p.name for p in desk.iterdir()) == [
-        "maildesk.db", "maildesk.toml", "outgoing", "rules", "templates"]
+        "maildesk.db",
+        "maildesk.toml",
+        "outgoing",
+        "rules",
+        "templates",
+    ]
     assert (desk / "rules" / "00-default.yaml").exists()
     assert (desk / "templates" / "acknowledgement.en.txt").exists()
     code, _, err = run("init", str(desk))
@@ -66,14 +68,16 @@ def test_init_writes_a_complete_desk(run: Run, tmp_path: Path) -> None:
 
 def test_config_errors_exit_2_with_one_line_each(tmp_path: Path) -> None:
     config = tmp_path / "maildesk.toml"
-    config.write_text('[helpdesk]\naddress = "s@example.com"\nadress = "x"\n'
-                      '[[mailboxes]]\nname = "m"\nhost = "h"\nport = "abc"\n'
-                      'username = "u"\npassword = "p"\n')
+    config.write_text(
+        '[helpdesk]\naddress = "s@example.com"\nadress = "x"\n'
+        '[[mailboxes]]\nname = "m"\nhost = "h"\nport = "abc"\n'
+        'username = "u"\npassword = "p"\n'
+    )
     result = maildesk("-c", str(config), "check")
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        f"maildesk: {config}: helpdesk.adress: unknown key (did you mean \"address\"?)",
-        f"maildesk: {config}: mailboxes[0].port: expected an integer, got \"abc\"",
+        f'maildesk: {config}: helpdesk.adress: unknown key (did you mean "address"?)',
+        f'maildesk: {config}: mailboxes[0].port: expected an integer, got "abc"',
         f"maildesk: {config}: smtp: required key is missing",
     ]
     assert "Traceback" not in result.stderr + result.stdout
@@ -92,11 +96,13 @@ def test_config_comes_from_the_environment_then_the_working_folder(tmp_path: Pat
     assert missing.returncode == 2
     assert missing.stderr.strip() == (
         "maildesk: maildesk.toml: config file not found (give -c PATH, set MAILDESK_CONFIG, "
-        "or create one with `maildesk init DIR`)")
+        "or create one with `maildesk init DIR`)"
+    )
 
 
-def test_check_reports_bad_rules_and_templates(run: Run, write_desk: Callable[..., Path],
-                                               minimal_config: Callable[[], str]) -> None:
+def test_check_reports_bad_rules_and_templates(
+    run: Run, write_desk: Callable[..., Path], minimal_config: Callable[[], str]
+) -> None:
     config = write_desk(minimal_config())
     (config.parent / "rules" / "50-broken.yaml").write_text("- name: x\n  then: [\n")
     (config.parent / "templates" / "broken.en.txt").write_text("Hi\n{{ customer.name \n")
@@ -109,18 +115,24 @@ def test_check_reports_bad_rules_and_templates(run: Run, write_desk: Callable[..
     report = json.loads(out)
     assert code == 2 and report["ok"] is False
     assert {p["where"].rsplit("/", 1)[-1] for p in report["problems"]} == {
-        "50-broken.yaml:3", "broken.en.txt:2"}
+        "50-broken.yaml:3",
+        "broken.en.txt:2",
+    }
 
 
-def test_check_reports_unset_password_variable(run: Run, write_desk: Callable[..., Path],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_reports_unset_password_variable(
+    run: Run, write_desk: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("MD_TEST_PW", raising=False)
-    config = write_desk('[helpdesk]\naddress = "s@example.com"\n[smtp]\nhost = "relay"\n'
-                        'username = "u"\npassword_env = "MD_TEST_PW"\n')
+    config = write_desk(
+        '[helpdesk]\naddress = "s@example.com"\n[smtp]\nhost = "relay"\n'
+        'username = "u"\npassword_env = "MD_TEST_PW"\n'
+    )
     code, _, err = run("-c", str(config), "check")
     assert code == 2
-    assert err.strip() == (f"maildesk: {config}: smtp.password_env: environment variable "
-                           "MD_TEST_PW is not set")
+    assert err.strip() == (
+        f"maildesk: {config}: smtp.password_env: environment variable MD_TEST_PW is not set"
+    )
     # Reading tickets does not need the relay's password.
     assert run("-c", str(config), "db", "upgrade")[0] == 0
     assert run("-c", str(config), "tickets", "list")[0] == 0
@@ -136,26 +148,64 @@ def fill(url: str) -> int:
 
 def _ticket(s: Session) -> int:
     alice = Customer(address="alice@example.org", name="Alice")
-    ticket = Ticket(subject="VPN is down", status="open", priority="high", tier="L2",
-                    requester=alice, assignee="carol@example.com", created_at=T0, updated_at=T0)
-    message = Message(ticket=ticket, direction="in", dedupe_key="<m1@example.org>",
-                      message_id="<m1@example.org>", from_address="alice@example.org",
-                      from_name="Alice", to=["support@example.com"], cc=["boss@example.org"],
-                      subject="VPN is down", date=T0, visible_text="It broke.", raw=b"...")
+    ticket = Ticket(
+        subject="VPN is down",
+        status="open",
+        priority="high",
+        tier="L2",
+        requester=alice,
+        assignee="carol@example.com",
+        created_at=T0,
+        updated_at=T0,
+    )
+    message = Message(
+        ticket=ticket,
+        direction="in",
+        dedupe_key="<m1@example.org>",
+        message_id="<m1@example.org>",
+        from_address="alice@example.org",
+        from_name="Alice",
+        to=["support@example.com"],
+        cc=["boss@example.org"],
+        subject="VPN is down",
+        date=T0,
+        visible_text="It broke.",
+        raw=b"...",
+    )
     message.attachments.append(Attachment(filename="err.png", content_type="image/png", size=1234))
-    note = Message(ticket=ticket, direction="out", dedupe_key="<n1@example.com>",
-                   message_id="<n1@example.com>", from_address="carol@example.com",
-                   subject="note", date=T0, visible_text="Looking.", is_note=True)
-    s.add_all([ticket, message, note,
-               Event(ticket=ticket, at=T0, actor="carol@example.com", kind="assigned",
-                     detail={"to": "carol@example.com"})])
+    note = Message(
+        ticket=ticket,
+        direction="out",
+        dedupe_key="<n1@example.com>",
+        message_id="<n1@example.com>",
+        from_address="carol@example.com",
+        subject="note",
+        date=T0,
+        visible_text="Looking.",
+        is_note=True,
+    )
+    s.add_all(
+        [
+            ticket,
+            message,
+            note,
+            Event(
+                ticket=ticket,
+                at=T0,
+                actor="carol@example.com",
+                kind="assigned",
+                detail={"to": "carol@example.com"},
+            ),
+        ]
+    )
     s.flush()
     return ticket.id
 
 
 @pytest.fixture
-def desk_with_ticket(write_desk: Callable[..., Path], minimal_config: Callable[[str], str],
-                     db_url: str) -> tuple[Path, int]:
+def desk_with_ticket(
+    write_desk: Callable[..., Path], minimal_config: Callable[[str], str], db_url: str
+) -> tuple[Path, int]:
     config = write_desk(minimal_config(db_url))
     engine = make_engine(db_url)
     upgrade(engine)
@@ -167,16 +217,28 @@ def test_tickets_list_json_shape(run: Run, desk_with_ticket: tuple[Path, int]) -
     config, number = desk_with_ticket
     code, out, _ = run("-c", str(config), "tickets", "list", "--json")
     assert code == 0
-    assert json.loads(out) == [{
-        "id": number, "token": f"[#{number}]", "subject": "VPN is down", "status": "open",
-        "priority": "high", "tier": "L2", "requester": "alice@example.org",
-        "assignee": "carol@example.com", "created_at": "2026-11-20T09:30:00+00:00",
-        "updated_at": "2026-11-20T09:30:00+00:00", "message_count": 2,
-    }]
-    assert json.loads(run("-c", str(config), "tickets", "list", "--json", "--status",
-                          "closed")[1]) == []
-    assert len(json.loads(run("-c", str(config), "tickets", "list", "--json", "--tier",
-                              "L2")[1])) == 1
+    assert json.loads(out) == [
+        {
+            "id": number,
+            "token": f"[#{number}]",
+            "subject": "VPN is down",
+            "status": "open",
+            "priority": "high",
+            "tier": "L2",
+            "requester": "alice@example.org",
+            "assignee": "carol@example.com",
+            "created_at": "2026-11-20T09:30:00+00:00",
+            "updated_at": "2026-11-20T09:30:00+00:00",
+            "message_count": 2,
+        }
+    ]
+    assert (
+        json.loads(run("-c", str(config), "tickets", "list", "--json", "--status", "closed")[1])
+        == []
+    )
+    assert (
+        len(json.loads(run("-c", str(config), "tickets", "list", "--json", "--tier", "L2")[1])) == 1
+    )
 
 
 def test_tickets_show_json_shape(run: Run, desk_with_ticket: tuple[Path, int]) -> None:
@@ -186,16 +248,28 @@ def test_tickets_show_json_shape(run: Run, desk_with_ticket: tuple[Path, int]) -
     assert code == 0 and data["id"] == number and data["message_count"] == 2
     first, note = data["messages"]
     assert first == {
-        "id": first["id"], "direction": "in", "message_id": "<m1@example.org>",
-        "from": "alice@example.org", "to": ["support@example.com"], "cc": ["boss@example.org"],
-        "subject": "VPN is down", "date": "2026-11-20T09:30:00+00:00",
-        "visible_text": "It broke.", "is_note": False,
+        "id": first["id"],
+        "direction": "in",
+        "message_id": "<m1@example.org>",
+        "from": "alice@example.org",
+        "to": ["support@example.com"],
+        "cc": ["boss@example.org"],
+        "subject": "VPN is down",
+        "date": "2026-11-20T09:30:00+00:00",
+        "visible_text": "It broke.",
+        "is_note": False,
         "attachments": [{"filename": "err.png", "size": 1234, "content_type": "image/png"}],
     }
     assert note["is_note"] is True and note["direction"] == "out"
-    assert data["events"] == [{"id": data["events"][0]["id"], "at": "2026-11-20T09:30:00+00:00",
-                               "actor": "carol@example.com", "kind": "assigned",
-                               "detail": {"to": "carol@example.com"}}]
+    assert data["events"] == [
+        {
+            "id": data["events"][0]["id"],
+            "at": "2026-11-20T09:30:00+00:00",
+            "actor": "carol@example.com",
+            "kind": "assigned",
+            "detail": {"to": "carol@example.com"},
+        }
+    ]
 
 
 def test_tickets_for_people(run: Run, desk_with_ticket: tuple[Path, int]) -> None:
@@ -203,10 +277,26 @@ def test_tickets_for_people(run: Run, desk_with_ticket: tuple[Path, int]) -> Non
     code, out, _ = run("-c", str(config), "tickets", "list")
     assert code == 0
     header, row = out.splitlines()
-    assert header.split() == ["TICKET", "STATUS", "PRIORITY", "TIER", "REQUESTER", "ASSIGNEE",
-                              "MSGS", "UPDATED", "SUBJECT"]
-    assert row.split()[:7] == [f"[#{number}]", "open", "high", "L2", "alice@example.org",
-                               "carol@example.com", "2"]
+    assert header.split() == [
+        "TICKET",
+        "STATUS",
+        "PRIORITY",
+        "TIER",
+        "REQUESTER",
+        "ASSIGNEE",
+        "MSGS",
+        "UPDATED",
+        "SUBJECT",
+    ]
+    assert row.split()[:7] == [
+        f"[#{number}]",
+        "open",
+        "high",
+        "L2",
+        "alice@example.org",
+        "carol@example.com",
+        "2",
+    ]
     code, out, _ = run("-c", str(config), "tickets", "show", str(number))
     assert code == 0 and "It broke." in out and "err.png" in out and "assigned" in out
     code, _, err = run("-c", str(config), "tickets", "show", "99999")
@@ -219,7 +309,9 @@ def test_bad_usage_exits_2(run: Run, desk_with_ticket: tuple[Path, int]) -> None
     assert code == 2 and "Invalid value for '--status'" in err
 
 
-def test_db_status(run: Run, write_desk: Callable[..., Path], minimal_config: Callable[[], str]) -> None:
+def test_db_status(
+    run: Run, write_desk: Callable[..., Path], minimal_config: Callable[[], str]
+) -> None:
     config = write_desk(minimal_config())
     code, out, _ = run("-c", str(config), "db", "status", "--json")
     assert code == 1 and json.loads(out) == {"current": None, "head": "0001", "up_to_date": False}
@@ -229,8 +321,9 @@ def test_db_status(run: Run, write_desk: Callable[..., Path], minimal_config: Ca
     assert code == 0 and "up to date" in out
 
 
-def test_run_refuses_an_old_schema_and_a_bad_rule(run: Run, write_desk: Callable[..., Path],
-                                                  minimal_config: Callable[[], str]) -> None:
+def test_run_refuses_an_old_schema_and_a_bad_rule(
+    run: Run, write_desk: Callable[..., Path], minimal_config: Callable[[], str]
+) -> None:
     config = write_desk(minimal_config())
     code, _, err = run("-c", str(config), "run", "--once")
     assert code == 2 and f"run `maildesk -c {config} db upgrade`" in err
@@ -238,11 +331,12 @@ def test_run_refuses_an_old_schema_and_a_bad_rule(run: Run, write_desk: Callable
     assert run("-c", str(config), "run", "--once")[0] == 0
     (config.parent / "rules" / "99-bad.yaml").write_text("- name: x\n  colour: red\n  then: {}\n")
     code, _, err = run("-c", str(config), "run", "--once")
-    assert code == 2 and "99-bad.yaml:2: unknown key \"colour\"" in err
+    assert code == 2 and '99-bad.yaml:2: unknown key "colour"' in err
 
 
-def test_database_down_is_a_temporary_failure(run: Run, write_desk: Callable[..., Path],
-                                              minimal_config: Callable[[str], str]) -> None:
+def test_database_down_is_a_temporary_failure(
+    run: Run, write_desk: Callable[..., Path], minimal_config: Callable[[str], str]
+) -> None:
     pytest.importorskip("psycopg")
     from tests.support.need import free_port
 
@@ -256,7 +350,10 @@ def test_run_stops_on_sigterm(tmp_path: Path) -> None:
     maildesk("init", str(tmp_path / "d"))
     process = subprocess.Popen(
         [sys.executable, "-m", "maildesk", "-c", str(tmp_path / "d" / "maildesk.toml"), "run"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stderr is not None
         ready = process.stderr.readline()

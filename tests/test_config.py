@@ -64,11 +64,11 @@ def test_mailbox_defaults(tmp_path: Path) -> None:
     assert (box.poll_interval, box.idle) == (30, True)
 
 
-@pytest.mark.parametrize(
-    ("security", "port"), [("tls", 465), ("starttls", 587), ("none", 25)]
-)
+@pytest.mark.parametrize(("security", "port"), [("tls", 465), ("starttls", 587), ("none", 25)])
 def test_smtp_port_follows_security(tmp_path: Path, security: str, port: int) -> None:
-    text = f'[helpdesk]\naddress = "s@example.com"\n[smtp]\nhost = "relay"\nsecurity = "{security}"\n'
+    text = (
+        f'[helpdesk]\naddress = "s@example.com"\n[smtp]\nhost = "relay"\nsecurity = "{security}"\n'
+    )
     assert load_settings(write(tmp_path, text)).smtp.effective_port == port
 
 
@@ -78,24 +78,47 @@ def test_smtp_port_follows_security(tmp_path: Path, security: str, port: int) ->
         (MAILBOX + 'port = "abc"\n', ['mailboxes[0].port: expected an integer, got "abc"']),
         (MAILBOX + 'port = "993"\n', ['mailboxes[0].port: expected an integer, got "993"']),
         (MAILBOX + "port = 0\n", ["mailboxes[0].port: expected at least 1, got 0"]),
-        (MAILBOX + 'security = "ssl"\n',
-         ['mailboxes[0].security: expected one of "tls", "starttls", "none"; got "ssl"']),
+        (
+            MAILBOX + 'security = "ssl"\n',
+            ['mailboxes[0].security: expected one of "tls", "starttls", "none"; got "ssl"'],
+        ),
         (MAILBOX + 'idle = "yes"\n', ['mailboxes[0].idle: expected true or false, got "yes"']),
-        (MAILBOX + "poll_interval = 0\n",
-         ["mailboxes[0].poll_interval: expected at least 1, got 0"]),
-        (MAILBOX + 'pasword = "x"\n', ['mailboxes[0].pasword: unknown key (did you mean "password"?)']),
-        ('[[mailboxes]]\nname = "a"\nusername = "u"\npassword = "p"\n',
-         ["mailboxes[0].host: required key is missing"]),
+        (
+            MAILBOX + "poll_interval = 0\n",
+            ["mailboxes[0].poll_interval: expected at least 1, got 0"],
+        ),
+        (
+            MAILBOX + 'pasword = "x"\n',
+            ['mailboxes[0].pasword: unknown key (did you mean "password"?)'],
+        ),
+        (
+            '[[mailboxes]]\nname = "a"\nusername = "u"\npassword = "p"\n',
+            ["mailboxes[0].host: required key is missing"],
+        ),
         ("[paths]\nrules = 5\n", ["paths.rules: expected a path (a string), got 5"]),
-        ('[inbound]\nprotocol = "pop3"\n',
-         ['inbound.protocol: expected one of "smtp", "lmtp"; got "pop3"']),
+        (
+            '[inbound]\nprotocol = "pop3"\n',
+            ['inbound.protocol: expected one of "smtp", "lmtp"; got "pop3"'],
+        ),
         ("[[tiers]]\nagents = []\n", ["tiers[0].name: required key is missing"]),
-        ('[[tiers]]\nname = "L1"\nagents = ["bob"]\n',
-         ['tiers[0].agents[0]: expected an e-mail address like "support@example.com", got "bob"']),
-        ('[[tiers]]\nname = "L1"\nagents = "bob@example.com"\n',
-         ['tiers[0].agents: expected a list, got "bob@example.com"']),
-        ('colour = "blue"\n', ["colour: unknown key (known keys: database, helpdesk, inbound, "
-                               "mailboxes, paths, smtp, tiers)"]),
+        (
+            '[[tiers]]\nname = "L1"\nagents = ["bob"]\n',
+            [
+                "tiers[0].agents[0]: expected an e-mail address like "
+                '"support@example.com", got "bob"'
+            ],
+        ),
+        (
+            '[[tiers]]\nname = "L1"\nagents = "bob@example.com"\n',
+            ['tiers[0].agents: expected a list, got "bob@example.com"'],
+        ),
+        (
+            'colour = "blue"\n',
+            [
+                "colour: unknown key (known keys: database, helpdesk, inbound, "
+                "mailboxes, paths, smtp, tiers)"
+            ],
+        ),
     ],
 )
 def test_type_and_key_errors(tmp_path: Path, extra: str, expected: list[str]) -> None:
@@ -123,41 +146,82 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (BASE.replace("[#{id}]", "") + MAILBOX + MAILBOX,
-         ['mailboxes[1].name: "support" is already used by mailboxes[0]']),
-        (BASE + MAILBOX + 'password_env = "X"\n',
-         ["mailboxes[0]: give only one of password, password_env"]),
-        (BASE + MAILBOX.replace('password = "secret"\n', ""),
-         ["mailboxes[0]: give one of password, password_env or password_file"]),
-        (BASE + MAILBOX + 'processed_folder = "INBOX"\n',
-         ['mailboxes[0].processed_folder: must differ from folder (or be "")']),
-        ('[helpdesk]\naddress = "s@example.com"\n[smtp]\nport = 25\n',
-         ["smtp: set host (a relay to send through) or spool_dir "
-          "(a folder to write outgoing .eml files to)"]),
+        (
+            BASE.replace("[#{id}]", "") + MAILBOX + MAILBOX,
+            ['mailboxes[1].name: "support" is already used by mailboxes[0]'],
+        ),
+        (
+            BASE + MAILBOX + 'password_env = "X"\n',
+            ["mailboxes[0]: give only one of password, password_env"],
+        ),
+        (
+            BASE + MAILBOX.replace('password = "secret"\n', ""),
+            ["mailboxes[0]: give one of password, password_env or password_file"],
+        ),
+        (
+            BASE + MAILBOX + 'processed_folder = "INBOX"\n',
+            ['mailboxes[0].processed_folder: must differ from folder (or be "")'],
+        ),
+        (
+            '[helpdesk]\naddress = "s@example.com"\n[smtp]\nport = 25\n',
+            [
+                "smtp: set host (a relay to send through) or spool_dir "
+                "(a folder to write outgoing .eml files to)"
+            ],
+        ),
         (BASE + 'host = "relay"\n', ["smtp: set either host or spool_dir, not both"]),
-        (BASE + 'password = "p"\n', ["smtp.username: required key is missing (a password is given)"]),
-        (BASE.replace('address = "support@example.com"',
-                      'address = "support@example.com"\ntoken_format = "[#{ticket}]"'),
-         ['helpdesk.token_format: must contain "{id}" exactly once and no other {fields}, '
-          'got "[#{ticket}]"']),
-        (BASE.replace('address = "support@example.com"',
-                      'address = "support@example.com"\ntimezone = "Mars/Olympus"'),
-         ['helpdesk.timezone: unknown time zone "Mars/Olympus" (use an IANA name such as '
-          '"Europe/Berlin")']),
-        (BASE + '[database]\nurl = "mysql://x@y/z"\n',
-         ['database.url: unsupported database "mysql" (use sqlite or postgresql)']),
-        (BASE + '[database]\nurl = "not a url"\n',
-         ['database.url: not a database URL: "not a url" (e.g. "sqlite:///maildesk.db" or '
-          '"postgresql+psycopg://user@host/db")']),
-        (BASE + '[inbound]\nlisten = "localhost"\n',
-         ['inbound.listen: expected "HOST:PORT" such as "127.0.0.1:8025", got "localhost"']),
-        (BASE + '[[tiers]]\nname = "L1"\nescalates_to = "L9"\n',
-         ['tiers[0].escalates_to: unknown tier "L9" (tiers: L1)']),
-        (BASE + '[[tiers]]\nname = "L1"\nescalates_to = "L2"\n'
-                '[[tiers]]\nname = "L2"\nescalates_to = "L1"\n',
-         ["tiers[0].escalates_to: escalation goes in a circle (L1 -> L2 -> L1)"]),
-        (BASE + '[[tiers]]\nname = "L1"\n[[tiers]]\nname = "L1"\n',
-         ['tiers[1].name: "L1" is already used by tiers[0]']),
+        (
+            BASE + 'password = "p"\n',
+            ["smtp.username: required key is missing (a password is given)"],
+        ),
+        (
+            BASE.replace(
+                'address = "support@example.com"',
+                'address = "support@example.com"\ntoken_format = "[#{ticket}]"',
+            ),
+            [
+                'helpdesk.token_format: must contain "{id}" exactly once and no other {fields}, '
+                'got "[#{ticket}]"'
+            ],
+        ),
+        (
+            BASE.replace(
+                'address = "support@example.com"',
+                'address = "support@example.com"\ntimezone = "Mars/Olympus"',
+            ),
+            [
+                'helpdesk.timezone: unknown time zone "Mars/Olympus" (use an IANA name such as '
+                '"Europe/Berlin")'
+            ],
+        ),
+        (
+            BASE + '[database]\nurl = "mysql://x@y/z"\n',
+            ['database.url: unsupported database "mysql" (use sqlite or postgresql)'],
+        ),
+        (
+            BASE + '[database]\nurl = "not a url"\n',
+            [
+                'database.url: not a database URL: "not a url" (e.g. "sqlite:///maildesk.db" or '
+                '"postgresql+psycopg://user@host/db")'
+            ],
+        ),
+        (
+            BASE + '[inbound]\nlisten = "localhost"\n',
+            ['inbound.listen: expected "HOST:PORT" such as "127.0.0.1:8025", got "localhost"'],
+        ),
+        (
+            BASE + '[[tiers]]\nname = "L1"\nescalates_to = "L9"\n',
+            ['tiers[0].escalates_to: unknown tier "L9" (tiers: L1)'],
+        ),
+        (
+            BASE + '[[tiers]]\nname = "L1"\nescalates_to = "L2"\n'
+            '[[tiers]]\nname = "L2"\nescalates_to = "L1"\n',
+            ["tiers[0].escalates_to: escalation goes in a circle (L1 -> L2 -> L1)"],
+        ),
+        (
+            BASE + '[[tiers]]\nname = "L1"\n[[tiers]]\nname = "L1"\n',
+            ['tiers[1].name: "L1" is already used by tiers[0]'],
+        ),
     ],
 )
 def test_problems_across_keys(tmp_path: Path, text: str, expected: list[str]) -> None:
@@ -165,8 +229,10 @@ def test_problems_across_keys(tmp_path: Path, text: str, expected: list[str]) ->
 
 
 def test_header_injection_in_names_is_refused(tmp_path: Path) -> None:
-    text = BASE.replace('address = "support@example.com"',
-                        'address = "support@example.com"\nname = "Support\\r\\nBcc: x@evil.example"')
+    text = BASE.replace(
+        'address = "support@example.com"',
+        'address = "support@example.com"\nname = "Support\\r\\nBcc: x@evil.example"',
+    )
     assert problems(tmp_path, text) == ["helpdesk.name: must be on one line (no line breaks)"]
 
 
@@ -189,11 +255,16 @@ def test_non_utf8_file(tmp_path: Path) -> None:
     assert str(caught.value) == f"{path}: cannot read config file: not UTF-8 (byte 19)"
 
 
-def test_paths_resolve_against_the_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paths_resolve_against_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sub = tmp_path / "etc"
     sub.mkdir()
-    path = write(sub, BASE + '[paths]\nrules = "my-rules"\ntemplates = "/abs/templates"\n'
-                 '[database]\nurl = "sqlite:///data/desk.db"\n')
+    path = write(
+        sub,
+        BASE + '[paths]\nrules = "my-rules"\ntemplates = "/abs/templates"\n'
+        '[database]\nurl = "sqlite:///data/desk.db"\n',
+    )
     monkeypatch.chdir(tmp_path)  # the working folder must not matter
     settings = load_settings(path)
     assert settings.paths.rules == sub / "my-rules"
@@ -212,7 +283,9 @@ def test_other_database_urls_are_kept(tmp_path: Path, url: str) -> None:
 
 def test_password_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "imap.pw").write_text("from-file\n")
-    text = BASE.replace('spool_dir = "outgoing"', 'host = "relay"\nusername = "u"\npassword_env = "MD_PW"')
+    text = BASE.replace(
+        'spool_dir = "outgoing"', 'host = "relay"\nusername = "u"\npassword_env = "MD_PW"'
+    )
     text += MAILBOX.replace('password = "secret"', 'password_file = "imap.pw"')
     settings = load_settings(write(tmp_path, text))
     assert read_password(settings.mailboxes[0], "mailboxes[0]") == "from-file"
@@ -279,12 +352,13 @@ def test_every_key_is_documented_in_the_example() -> None:
     for key in _keys(Settings):
         *tables, leaf = key.split(".")
         if tables:
-            table_line = f"[{'.'.join(tables)}]" if tables[0] not in ("mailboxes", "tiers") \
+            table_line = (
+                f"[{'.'.join(tables)}]"
+                if tables[0] not in ("mailboxes", "tiers")
                 else f"[[{tables[0]}]]"
-            section = text.split(table_line, 1)[-1] if table_line in text else ""
-            found = any(
-                line.lstrip("# ").startswith(f"{leaf} =") for line in section.splitlines()
             )
+            section = text.split(table_line, 1)[-1] if table_line in text else ""
+            found = any(line.lstrip("# ").startswith(f"{leaf} =") for line in section.splitlines())
         else:
             found = f"[{leaf}]" in text or f"[[{leaf}]]" in text
         if not found:

@@ -9,8 +9,10 @@ from sqlalchemy import create_engine, text
 from tests.support.dovecot import Account, Dovecot
 from tests.support.smtpsink import Sink
 
-MESSAGE = b"From: alice@example.org\r\nTo: support@example.com\r\nSubject: hello\r\n" \
+MESSAGE = (
+    b"From: alice@example.org\r\nTo: support@example.com\r\nSubject: hello\r\n"
     b"Message-ID: <fixture-1@example.org>\r\n\r\nIs anyone there?\r\n"
+)
 
 
 def test_dovecot_stores_and_returns_a_message(dovecot: Dovecot, imap_account: Account) -> None:
@@ -21,7 +23,9 @@ def test_dovecot_stores_and_returns_a_message(dovecot: Dovecot, imap_account: Ac
         assert info[b"EXISTS"] == 1
         uids = client.search()
         fetched = client.fetch(uids, ["RFC822"])
-        assert fetched[uids[0]][b"RFC822"].replace(b"\r\n", b"\n") == MESSAGE.replace(b"\r\n", b"\n")
+        assert fetched[uids[0]][b"RFC822"].replace(b"\r\n", b"\n") == MESSAGE.replace(
+            b"\r\n", b"\n"
+        )
         assert b"IDLE" in client.capabilities() and b"MOVE" in client.capabilities()
     finally:
         client.logout()

@@ -30,21 +30,43 @@ from maildesk.store.schema import current_revision, head_revision, require_curre
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
 
-def add_ticket(engine: Engine, *, subject: str = "Printer on fire", status: str = "new",
-               tier: str | None = "L1", requester: str = "alice@example.org",
-               messages: int = 1) -> int:
+def add_ticket(
+    engine: Engine,
+    *,
+    subject: str = "Printer on fire",
+    status: str = "new",
+    tier: str | None = "L1",
+    requester: str = "alice@example.org",
+    messages: int = 1,
+) -> int:
     with session_factory(engine).begin() as s:
         customer = s.scalar(select(Customer).where(Customer.address == requester))
         if customer is None:
             customer = Customer(address=requester, name="Alice", category="novice", language="en")
-        ticket = Ticket(subject=subject, status=status, tier=tier, requester=customer,
-                        created_at=T0, updated_at=T0)
+        ticket = Ticket(
+            subject=subject,
+            status=status,
+            tier=tier,
+            requester=customer,
+            created_at=T0,
+            updated_at=T0,
+        )
         s.add(ticket)
         s.flush()
         for n in range(messages):
-            s.add(Message(ticket=ticket, direction="in", dedupe_key=f"<{ticket.id}.{n}@example.org>",
-                          message_id=f"<{ticket.id}.{n}@example.org>", from_address=requester,
-                          subject=subject, visible_text=f"text {n}", date=T0, raw=b"raw"))
+            s.add(
+                Message(
+                    ticket=ticket,
+                    direction="in",
+                    dedupe_key=f"<{ticket.id}.{n}@example.org>",
+                    message_id=f"<{ticket.id}.{n}@example.org>",
+                    from_address=requester,
+                    subject=subject,
+                    visible_text=f"text {n}",
+                    date=T0,
+                    raw=b"raw",
+                )
+            )
         return ticket.id
 
 
@@ -83,16 +105,26 @@ def test_ticket_with_everything_round_trips(engine: Engine) -> None:
         ticket = s.get(Ticket, number)
         assert ticket is not None
         message = ticket.messages[0]
-        message.attachments.append(Attachment(filename="log.txt", content_type="text/plain",
-                                              size=3, content=b"abc"))
+        message.attachments.append(
+            Attachment(filename="log.txt", content_type="text/plain", size=3, content=b"abc")
+        )
         s.add(Participant(ticket=ticket, address="alice@example.org", role="requester"))
-        s.add(Event(ticket=ticket, actor="maildesk", kind="created", detail={"tier": "L1"},
-                    at=T0))
-        s.add(OutboxMessage(ticket_id=number, kind="acknowledgement",
-                            message_id="<ack-1@example.com>", sender="support@example.com",
-                            recipients=["alice@example.org"], raw=b"mail"))
-        s.add(MailboxState(mailbox="support", folder="INBOX", uidvalidity=2**32 - 1,
-                           last_uid=2**31 + 5))
+        s.add(Event(ticket=ticket, actor="maildesk", kind="created", detail={"tier": "L1"}, at=T0))
+        s.add(
+            OutboxMessage(
+                ticket_id=number,
+                kind="acknowledgement",
+                message_id="<ack-1@example.com>",
+                sender="support@example.com",
+                recipients=["alice@example.org"],
+                raw=b"mail",
+            )
+        )
+        s.add(
+            MailboxState(
+                mailbox="support", folder="INBOX", uidvalidity=2**32 - 1, last_uid=2**31 + 5
+            )
+        )
         s.add(QuarantinedMessage(source="imap:support", reason="no From", raw=b"\xff\x00"))
     detail = None
     with session_factory(engine)() as s:
@@ -157,7 +189,9 @@ def test_deleting_a_ticket_removes_its_messages(engine: Engine) -> None:
 
 def test_list_tickets_filters_and_counts(engine: Engine) -> None:
     first = add_ticket(engine, subject="one", messages=2)
-    second = add_ticket(engine, subject="two", status="open", tier="L2", requester="bob@example.org")
+    second = add_ticket(
+        engine, subject="two", status="open", tier="L2", requester="bob@example.org"
+    )
     third = add_ticket(engine, subject="three", status="resolved", messages=0)
     with session_factory(engine)() as s:
         everything = list_tickets(s)
@@ -180,7 +214,9 @@ def test_sqlite_runs_with_wal_and_foreign_keys(tmp_path) -> None:  # type: ignor
 def test_out_of_date_schema_is_refused(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
-        with pytest.raises(UserError, match=r"no maildesk schema yet: run `maildesk -c desk.toml db upgrade`"):
+        with pytest.raises(
+            UserError, match=r"no maildesk schema yet: run `maildesk -c desk.toml db upgrade`"
+        ):
             require_current(engine, "desk.toml")
         upgrade(engine)
         require_current(engine, "desk.toml")  # now fine

@@ -69,7 +69,9 @@ def _check_files(settings: Settings, report: Report) -> None:
     if found:
         report.bad("rules", found)
     else:
-        report.ok("rules", f"{len(rule_paths(settings.paths.rules))} file(s) in {settings.paths.rules}")
+        report.ok(
+            "rules", f"{len(rule_paths(settings.paths.rules))} file(s) in {settings.paths.rules}"
+        )
     found = template_problems(settings.paths.templates)
     if found:
         report.bad("templates", found)

@@ -46,6 +46,8 @@ def init(directory: Path, force: bool, no_db: bool) -> None:
         finally:
             engine.dispose()
     output.say(f"Wrote a starter desk to {directory}/")
-    output.say(f"Next: edit {config} (at least helpdesk.address), then\n"
+    output.say(
+        f"Next: edit {config} (at least helpdesk.address), then\n"
         f"  maildesk -c {config} check\n"
-        f"  maildesk -c {config} run")
+        f"  maildesk -c {config} run"
+    )

@@ -23,7 +23,6 @@ USER_ERROR = 2  # bad config, rules, templates or command line
 TEMPFAIL = 75  # EX_TEMPFAIL: try again later (the database is unavailable)
 
 
-
 def _console(stream: TextIO) -> Console:
     """A console on the stream as it is now; tables never wrap when piped into a script."""
     width = None if stream.isatty() else 4096

@@ -44,7 +44,17 @@ def tickets_list(
         output.print_json([ticket_json(r, fmt) for r in rows])
         return
     output.print_table(
-        ["TICKET", "STATUS", "PRIORITY", "TIER", "REQUESTER", "ASSIGNEE", "MSGS", "UPDATED", "SUBJECT"],
+        [
+            "TICKET",
+            "STATUS",
+            "PRIORITY",
+            "TIER",
+            "REQUESTER",
+            "ASSIGNEE",
+            "MSGS",
+            "UPDATED",
+            "SUBJECT",
+        ],
         (
             [
                 ticket_token(fmt, r.id),
@@ -88,12 +98,23 @@ def tickets_show(ctx: click.Context, desk: Desk, ticket: str, as_json: bool) -> 
     output.say(f"{ticket_token(fmt, t.id)} {t.subject}", style="bold")
     output.print_table(
         ["status", "priority", "tier", "requester", "assignee", "created", "updated"],
-        [[t.status, t.priority, t.tier or "-", t.requester or "-", t.assignee or "-",
-          output.timestamp(t.created_at), output.timestamp(t.updated_at)]],
+        [
+            [
+                t.status,
+                t.priority,
+                t.tier or "-",
+                t.requester or "-",
+                t.assignee or "-",
+                output.timestamp(t.created_at),
+                output.timestamp(t.updated_at),
+            ]
+        ],
     )
     for m in detail.messages:
         kind = "note" if m.is_note else ("from customer" if m.direction == "in" else "sent")
-        output.say(f"\n--- #{m.id} {kind}: {m.from_address} {output.timestamp(m.date) or ''}", style="dim")
+        output.say(
+            f"\n--- #{m.id} {kind}: {m.from_address} {output.timestamp(m.date) or ''}", style="dim"
+        )
         output.say(m.visible_text.rstrip())
         for a in m.attachments:
             output.say(f"[attachment] {a.filename} ({a.content_type}, {a.size} bytes)")
@@ -141,8 +162,13 @@ def message_json(m: MessageRow) -> dict[str, Any]:
 
 
 def event_json(e: EventRow) -> dict[str, Any]:
-    return {"id": e.id, "at": output.timestamp(e.at), "actor": e.actor, "kind": e.kind,
-            "detail": e.detail}
+    return {
+        "id": e.id,
+        "at": output.timestamp(e.at),
+        "actor": e.actor,
+        "kind": e.kind,
+        "detail": e.detail,
+    }
 
 
 def _ticket_number(text: str) -> int | None:

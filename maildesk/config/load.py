@@ -189,7 +189,8 @@ def _known_keys(parent: Sequence[int | str], model: type[BaseModel]) -> list[str
     for part in parent:
         if isinstance(part, int):
             continue
-        field = current.model_fields.get(part) if isinstance(current, type) else None
+        fields = getattr(current, "model_fields", {})
+        field = fields.get(part)
         if field is None:
             return []
         current = _model_in(field.annotation)

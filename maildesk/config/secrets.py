@@ -23,13 +23,22 @@ def read_password(creds: Credentials, key: str) -> str | None:
         value = os.environ.get(creds.password_env)
         if value is None:
             raise UserError(
-                [Problem(f"{key}.password_env", f"environment variable {creds.password_env} is not set")]
+                [
+                    Problem(
+                        f"{key}.password_env",
+                        f"environment variable {creds.password_env} is not set",
+                    )
+                ]
             )
         return value
     if creds.password_file is not None:
         try:
             # One trailing newline is what `echo secret > file` adds; it is not the password.
-            return creds.password_file.read_text(encoding="utf-8").removesuffix("\n").removesuffix("\r")
+            return (
+                creds.password_file.read_text(encoding="utf-8")
+                .removesuffix("\n")
+                .removesuffix("\r")
+            )
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror.lower() if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise UserError(
@@ -46,7 +55,7 @@ def credential_keys(settings: Settings) -> Iterator[tuple[str, Credentials]]:
 
 def secret_problems(settings: Settings) -> list[Problem]:
     """Every password that cannot be read, as problems naming the config file and key."""
-    problems = []
+    problems: list[Problem] = []
     for key, creds in credential_keys(settings):
         try:
             read_password(creds, key)

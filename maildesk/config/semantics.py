@@ -88,7 +88,7 @@ def _mailboxes(settings: Settings) -> Iterator[str]:
         seen.setdefault(box.name, index)
         yield from _credentials(key, box, required=True)
         if box.processed_folder and box.processed_folder == box.folder:
-            yield f"{key}.processed_folder: must differ from folder (or be \"\")"
+            yield f'{key}.processed_folder: must differ from folder (or be "")'
         if box.quarantine_folder and box.quarantine_folder == box.folder:
             yield f"{key}.quarantine_folder: must differ from folder"
 

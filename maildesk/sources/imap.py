@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from imapclient import IMAPClient
@@ -43,7 +44,9 @@ def open_mailbox(box: Mailbox, password: str | None) -> IMAPClient:
         client.login(box.username, password or "")
     except LoginError as exc:
         _close(client)
-        raise MailboxUnavailable(f"login to {where} as {box.username} failed: {connection_problem(exc)}") from exc
+        raise MailboxUnavailable(
+            f"login to {where} as {box.username} failed: {connection_problem(exc)}"
+        ) from exc
     except (OSError, IMAPClientError) as exc:
         _close(client)
         raise MailboxUnavailable(f"{where}: {connection_problem(exc)}") from exc
@@ -69,8 +72,5 @@ def probe_mailbox(box: Mailbox, password: str | None) -> FolderStatus:
 
 
 def _close(client: IMAPClient) -> None:
-    try:
+    with contextlib.suppress(OSError, IMAPClientError):
         client.logout()
-    except (OSError, IMAPClientError):
-        pass
-

@@ -21,6 +21,7 @@ from imapclient import IMAPClient
 
 from tests.support.need import free_port, wait_for_port
 
+
 @dataclass
 class Account:
     username: str
@@ -93,7 +94,13 @@ def _users() -> tuple[str, str, str, int, int]:
         me, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
         return me, group, me, os.getuid(), os.getgid()
     dovecot = pwd.getpwnam("dovecot")
-    return "dovecot", grp.getgrgid(dovecot.pw_gid).gr_name, "dovenull", dovecot.pw_uid, dovecot.pw_gid
+    return (
+        "dovecot",
+        grp.getgrgid(dovecot.pw_gid).gr_name,
+        "dovenull",
+        dovecot.pw_uid,
+        dovecot.pw_gid,
+    )
 
 
 def start_dovecot(binary: str) -> Dovecot:
@@ -105,14 +112,32 @@ def start_dovecot(binary: str) -> Dovecot:
     os.chown(mail, uid, gid)
     cert, key = root / "cert.pem", root / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
     )
     server = Dovecot(root=root, imap_port=free_port(), imaps_port=free_port(), cert=cert)
     server.passwd.write_text(
-        "".join(f"{a.username}:{{PLAIN}}{a.password}\n" for a in map(account, range(1, ACCOUNTS + 1)))
+        "".join(
+            f"{a.username}:{{PLAIN}}{a.password}\n" for a in map(account, range(1, ACCOUNTS + 1))
+        )
     )
     (root / "dovecot.conf").write_text(f"""
 protocols = imap
@@ -126,6 +151,7 @@ ssl_key = <{key}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_cache_size = 0
+auth_failure_delay = 0
 default_internal_user = {internal}
 default_internal_group = {group}
 default_login_user = {login}
@@ -155,7 +181,8 @@ service anvil {{
 """)
     server.process = subprocess.Popen(
         [binary, "-F", "-c", str(root / "dovecot.conf")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     if not (wait_for_port(server.imap_port) and wait_for_port(server.imaps_port)):
         server.stop()

@@ -25,7 +25,7 @@ def create_database(base_url: str) -> str:
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\''))
+            conn.execute(text(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"))
     finally:
         admin.dispose()
     return make_url(base_url).set(database=name).render_as_string(hide_password=False)

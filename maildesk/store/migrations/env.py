@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 
@@ -14,8 +14,7 @@ if connection is None:
     raise RuntimeError("run migrations through `maildesk db upgrade`")
 
 
-
-def render_item(kind: str, obj: Any, _context: Any) -> str | bool:
+def render_item(kind: str, obj: Any, _context: Any) -> str | Literal[False]:
     """Migrations spell out plain SQL types, so they never import today's models."""
     if kind == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
