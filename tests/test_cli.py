@@ -389,3 +389,19 @@ def test_version(run: Run) -> None:
 
     code, out, _ = run("--version")
     assert (code, out.strip()) == (0, f"maildesk, version {__version__}")
+
+
+def test_customer_text_is_shown_literally(
+    run: Run, write_desk: Callable[..., Path], minimal_config: Callable[[], str]
+) -> None:
+    """A subject is data: no rich markup, no terminal escapes reach the screen."""
+    config = write_desk(minimal_config())
+    run("-c", str(config), "db", "upgrade")
+    engine = make_engine(f"sqlite:///{config.parent / 'maildesk.db'}")
+    with session_factory(engine).begin() as s:
+        s.add(Ticket(subject="[bold red]help[/] \x1b[2Jnow", created_at=T0, updated_at=T0))
+    engine.dispose()
+    code, out, _ = run("-c", str(config), "tickets", "list")
+    assert code == 0 and "[bold red]help[/] [2Jnow" in out and "\x1b" not in out
+    code, out, _ = run("-c", str(config), "tickets", "show", "1")
+    assert code == 0 and "[bold red]help[/]" in out and "\x1b" not in out
