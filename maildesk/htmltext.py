@@ -1,0 +1,105 @@
+"""HTML in mail: turned into plain text for reading, sanitized for keeping.
+
+HTML from customers is never trusted: what is stored is what nh3 (the
+Ammonia sanitizer) lets through, and the visible text is made from it with
+the stdlib parser. Blockquotes become "> " lines so that visible.py can
+strip quoted history the same way as in plain-text mail.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import nh3
+
+_BLOCK = {
+    "p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol",
+    "pre", "hr", "section", "article", "header", "footer", "address", "dl", "dt", "dd",
+}
+_SKIP = {"script", "style", "head", "title", "template", "noscript"}
+
+
+def sanitize_html(html: str) -> str:
+    """Keep formatting and links; drop scripts, styles, event handlers and remote tricks."""
+    return nh3.clean(html, link_rel="noopener noreferrer nofollow")
+
+
+class _TextMaker(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = [""]
+        self.quote = 0
+        self.skip = 0
+        self.pre = 0
+        self.href: str | None = None
+
+    def _newline(self) -> None:
+        self.lines.append("")
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self.skip += 1
+        elif tag == "blockquote":
+            self._newline()
+            self.quote += 1
+        elif tag in _BLOCK:
+            self._newline()
+            if tag == "li":
+                self._write("- ")
+            if tag == "pre":
+                self.pre += 1
+        elif tag == "a":
+            self.href = dict(attrs).get("href")
+        elif tag == "img":
+            alt = dict(attrs).get("alt")
+            if alt:
+                self._write(f"[{alt}]")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self.skip = max(0, self.skip - 1)
+        elif tag == "blockquote":
+            self.quote = max(0, self.quote - 1)
+            self._newline()
+        elif tag in _BLOCK:
+            if tag == "pre":
+                self.pre = max(0, self.pre - 1)
+            self._newline()
+        elif tag == "a":
+            self.href = None
+
+    def handle_data(self, data: str) -> None:
+        if self.skip:
+            return
+        if self.pre:
+            parts = data.split("\n")
+            self._write(parts[0])
+            for part in parts[1:]:
+                self._newline()
+                self._write(part)
+            return
+        self._write(re.sub(r"\s+", " ", data))
+
+    def _write(self, text: str) -> None:
+        if not text:
+            return
+        if not self.lines[-1]:
+            text = text.lstrip() if not self.pre else text
+            if not text:
+                return
+            if self.quote:
+                text = "> " * self.quote + text
+        self.lines[-1] += text
+
+
+def html_to_text(html: str) -> str:
+    maker = _TextMaker()
+    try:
+        maker.feed(html)
+        maker.close()
+    except Exception:  # a parser bug must not cost us the message; fall back to tag stripping
+        return re.sub(r"<[^>]*>", " ", html)
+    lines = [line.rstrip() for line in maker.lines]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
