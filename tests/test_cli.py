@@ -314,9 +314,9 @@ def test_db_status(
 ) -> None:
     config = write_desk(minimal_config())
     code, out, _ = run("-c", str(config), "db", "status", "--json")
-    assert code == 1 and json.loads(out) == {"current": None, "head": "0001", "up_to_date": False}
+    assert code == 1 and json.loads(out) == {"current": None, "head": "0002", "up_to_date": False}
     code, out, _ = run("-c", str(config), "db", "upgrade")
-    assert code == 0 and "from nothing to 0001" in out
+    assert code == 0 and "from nothing to 0002" in out
     code, out, _ = run("-c", str(config), "db", "status")
     assert code == 0 and "up to date" in out
 

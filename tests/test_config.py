@@ -115,7 +115,7 @@ def test_smtp_port_follows_security(tmp_path: Path, security: str, port: int) ->
         (
             'colour = "blue"\n',
             [
-                "colour: unknown key (known keys: database, helpdesk, inbound, "
+                "colour: unknown key (known keys: database, helpdesk, inbound, ingest, "
                 "mailboxes, paths, smtp, tiers)"
             ],
         ),

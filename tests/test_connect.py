@@ -106,7 +106,7 @@ def test_check_connect_all_green(
     assert run("-c", str(config), "db", "upgrade")[0] == 0
     code, out, err = run("-c", str(config), "check", "--connect")
     assert (code, err) == (0, ""), out
-    assert "ok   database: reachable, schema 0001" in out
+    assert "ok   database: reachable, schema 0002" in out
     assert "ok   mailbox support: 127.0.0.1: INBOX has 0 message(s)" in out
     assert "ok   smtp: 127.0.0.1:" in out
 
@@ -125,7 +125,7 @@ def test_check_connect_failures_exit_1(
     report = json.loads(out)
     assert code == 1 and report["ok"] is False and report["problems"] == []
     failures = {f["where"].split(": ")[-1]: f["what"] for f in report["failures"]}
-    assert failures["database.url"] == "schema missing, needs 0001: run `maildesk db upgrade`"
+    assert failures["database.url"] == "schema missing, needs 0002: run `maildesk db upgrade`"
     assert failures["mailboxes[0]"].startswith(f"login to 127.0.0.1:{dovecot.imap_port} as ")
     assert "connection refused" in failures["smtp"]
 

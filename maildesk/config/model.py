@@ -77,6 +77,9 @@ class Helpdesk(Section):
     token_format: OneLine = "[#{id}]"
     default_language: str = "en"
     timezone: str = "UTC"
+    plus_addressing: bool = True
+    reopen_days: Annotated[int, Field(ge=0)] = 14
+    foreign_token: Literal["new_ticket", "hold"] = "new_ticket"
 
 
 class Database(Section):
@@ -131,6 +134,11 @@ class Inbound(Section):
         return host.strip("[]"), int(port)
 
 
+class Ingest(Section):
+    max_attachment_size: Annotated[int, Field(ge=0)] = 25 * 1024 * 1024
+    batch_size: Annotated[int, Field(ge=1, le=10000)] = 100
+
+
 class Paths(Section):
     rules: ConfigPath = Path("rules")
     templates: ConfigPath = Path("templates")
@@ -152,6 +160,7 @@ class Settings(Section):
     mailboxes: Annotated[tuple[Mailbox, ...], Field(strict=False)] = ()
     smtp: Smtp
     inbound: Inbound | None = None
+    ingest: Ingest = Field(default_factory=Ingest)
     paths: Paths = Field(default_factory=Paths)
     tiers: Annotated[tuple[Tier, ...], Field(strict=False)] = ()
     # Where the settings came from: set by the loader, never a TOML key.

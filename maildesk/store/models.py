@@ -32,8 +32,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 TICKET_STATUSES = ("new", "open", "pending", "resolved", "closed")
 PRIORITIES = ("urgent", "high", "normal", "low")
 DIRECTIONS = ("in", "out")
+MESSAGE_KINDS = ("mail", "auto", "bounce")
 OUTBOX_STATES = ("pending", "sent", "failed")
 QUARANTINE_STATES = ("held", "released", "deleted")
+QUARANTINE_KINDS = ("quarantined", "held")
 
 # Named constraints, so that migrations can address them on every database.
 NAMING = {
@@ -150,6 +152,7 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         CheckConstraint(_in("direction", DIRECTIONS), name="direction"),
+        CheckConstraint(_in("kind", MESSAGE_KINDS), name="kind"),
         Index("ix_messages_message_id", "message_id"),
         Index("ix_messages_ticket_id", "ticket_id"),
     )
@@ -174,6 +177,9 @@ class Message(Base):
     html: Mapped[str | None] = mapped_column(Text)
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     is_note: Mapped[bool] = mapped_column(Boolean, default=False)
+    # mail | auto (a loop suspect: never answered automatically) | bounce
+    kind: Mapped[str] = mapped_column(String(10), default="mail", server_default="mail")
+    guard_reasons: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     attachments: Mapped[list[Attachment]] = relationship(
@@ -280,6 +286,7 @@ class QuarantinedMessage(Base):
     __tablename__ = "quarantine"
     __table_args__ = (
         CheckConstraint(_in("state", QUARANTINE_STATES), name="state"),
+        CheckConstraint(_in("kind", QUARANTINE_KINDS), name="kind"),
         Index("ix_quarantine_state", "state"),
     )
 
@@ -292,3 +299,9 @@ class QuarantinedMessage(Base):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     state: Mapped[str] = mapped_column(String(20), default="held")
     attempts: Mapped[int] = mapped_column(Integer, default=1)
+    # quarantined: could not be handled; held: kept for review (e.g. a foreign token)
+    kind: Mapped[str] = mapped_column(String(20), default="quarantined",
+                                      server_default="quarantined")
+    # The same bad mail delivered twice is held once.
+    dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
