@@ -34,8 +34,11 @@ _BOUNCE_SUBJECT = re.compile(
     r"unzustellbar|nicht zustellbar|non remis|no se puede entregar)",
     re.IGNORECASE,
 )
-_REPORT_TYPES = {"delivery-status": "bounce", "disposition-notification": "read receipt",
-                 "feedback-report": "abuse report"}
+_REPORT_TYPES = {
+    "delivery-status": "bounce",
+    "disposition-notification": "read receipt",
+    "feedback-report": "abuse report",
+}
 _BODY_MESSAGE_ID = re.compile(rb"^\s*Message-Id\s*:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
 _DSN_RECIPIENT = re.compile(r"^\s*Final-Recipient\s*:\s*[^;]*;\s*(\S+@\S+)", re.I | re.M)
 _DSN_STATUS = re.compile(r"^\s*Status\s*:\s*([245]\.\d{1,3}\.\d{1,3})", re.I | re.M)
@@ -156,8 +159,16 @@ def report(mail: ParsedMail, _ours: Ours) -> str | None:
 
 
 CHECKS: tuple[Check, ...] = (
-    from_ourselves, our_loop_header, auto_submitted, bulk_precedence, mailing_list,
-    robot_sender, null_return_path, autoreply_headers, out_of_office_subject, report,
+    from_ourselves,
+    our_loop_header,
+    auto_submitted,
+    bulk_precedence,
+    mailing_list,
+    robot_sender,
+    null_return_path,
+    autoreply_headers,
+    out_of_office_subject,
+    report,
 )
 
 
@@ -174,7 +185,9 @@ def bounce(mail: ParsedMail) -> Bounce | None:
         report_type = str(message.get_param("report-type") or "").lower()
     sender = mail.sender.address.split("@", 1)[0].lower() if mail.sender else ""
     from_robot = sender in {"mailer-daemon", "postmaster", "mail-daemon"} or mail.sender is None
-    if report_type != "delivery-status" and not (from_robot and _BOUNCE_SUBJECT.search(mail.subject)):
+    if report_type != "delivery-status" and not (
+        from_robot and _BOUNCE_SUBJECT.search(mail.subject)
+    ):
         return None
     status_text = _status_text(mail)
     recipients = tuple(dict.fromkeys(m.lower() for m in _DSN_RECIPIENT.findall(status_text)))
@@ -195,8 +208,13 @@ def _status_text(mail: ParsedMail) -> str:
 def _original_ids(mail: ParsedMail) -> tuple[str, ...]:
     """Message-IDs of the mail that bounced: from the returned headers or the prose."""
     found: list[str] = []
-    blobs = [p.content for p in mail.parts if p.content and p.content_type in
-             ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers", "text/plain")]
+    blobs = [
+        p.content
+        for p in mail.parts
+        if p.content
+        and p.content_type
+        in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers", "text/plain")
+    ]
     blobs.append(mail.text.encode("utf-8", "replace"))
     for blob in blobs:
         for match in _BODY_MESSAGE_ID.findall(blob):

@@ -14,8 +14,30 @@ from html.parser import HTMLParser
 import nh3
 
 _BLOCK = {
-    "p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol",
-    "pre", "hr", "section", "article", "header", "footer", "address", "dl", "dt", "dd",
+    "p",
+    "div",
+    "br",
+    "tr",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "ul",
+    "ol",
+    "pre",
+    "hr",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "address",
+    "dl",
+    "dt",
+    "dd",
 }
 _SKIP = {"script", "style", "head", "title", "template", "noscript"}
 

@@ -135,7 +135,9 @@ def _message(raw: bytes) -> tuple[Message, list[str]]:
         logging.getLogger("mailparser").setLevel(logging.CRITICAL)
         parsed = mailparser.parse_from_bytes(raw)
         message = parsed.message
-        defects = [str(d.get("defect", d)) if isinstance(d, dict) else str(d) for d in parsed.defects]
+        defects = [
+            str(d.get("defect", d)) if isinstance(d, dict) else str(d) for d in parsed.defects
+        ]
         return message, [_defect_text(d) for d in defects]
     except Exception as exc:  # mail-parser raises many kinds; the stdlib parser never does
         message = email.message_from_bytes(raw, policy=email.policy.compat32)
@@ -147,9 +149,21 @@ def _defect_text(defect: str) -> str:
 
 
 def _looks_like_mail(message: Message) -> bool:
-    keys = {k.lower() for k in message.keys()}
-    return bool(keys & {"from", "to", "subject", "message-id", "date", "received", "sender",
-                        "content-type", "mime-version"})
+    keys = {k.lower() for k in message}
+    return bool(
+        keys
+        & {
+            "from",
+            "to",
+            "subject",
+            "message-id",
+            "date",
+            "received",
+            "sender",
+            "content-type",
+            "mime-version",
+        }
+    )
 
 
 def _one_line(text: str) -> str:
@@ -174,9 +188,16 @@ def decode_bytes(data: bytes, charset: str | None, fallback: str | None = None) 
     return data.decode("latin-1")  # every byte is a character: nothing is lost
 
 
-_ALIASES = {"unicode-1-1-utf-7": "utf-7", "x-unknown": None, "unknown-8bit": None,
-            "gb2312": "gb18030", "gbk": "gb18030", "ks_c_5601-1987": "cp949",
-            "iso-8859-8-i": "iso-8859-8", "x-mac-cyrillic": "mac-cyrillic"}
+_ALIASES = {
+    "unicode-1-1-utf-7": "utf-7",
+    "x-unknown": None,
+    "unknown-8bit": None,
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "iso-8859-8-i": "iso-8859-8",
+    "x-mac-cyrillic": "mac-cyrillic",
+}
 
 
 def _codec(charset: str | None) -> str | None:
@@ -231,8 +252,12 @@ def addresses(message: Message, name: str, fallback: str | None) -> tuple[Addres
         address = decode_header_value(address, fallback).strip().strip("<>")
         if not address or "@" not in address or any(c in address for c in "\r\n "):
             continue
-        found.append(Address(address=address.lower(), name=_one_line(
-            decode_header_value(display, fallback)).strip('"').strip()))
+        found.append(
+            Address(
+                address=address.lower(),
+                name=_one_line(decode_header_value(display, fallback)).strip('"').strip(),
+            )
+        )
     return tuple(found)
 
 
@@ -334,12 +359,15 @@ class _Body:
         if ctype == "message/rfc822" or ctype == "message/global":
             self._attach_message(part)
             return
+        if ctype == "message/delivery-status":
+            self._attach_status(part)
+            return
         if part.is_multipart():
             payload = part.get_payload()
             if not isinstance(payload, list):
                 return
             if ctype == "multipart/alternative":
-                self._alternative(payload, depth)
+                self._alternative([p for p in payload if isinstance(p, Message)], depth)
             else:
                 for sub in payload:
                     if isinstance(sub, Message):
@@ -353,7 +381,9 @@ class _Body:
 
     def _alternative(self, payload: list[Message], depth: int) -> None:
         """Prefer the plain-text alternative for text; keep the HTML one for HTML."""
-        plain = [p for p in payload if isinstance(p, Message) and p.get_content_type() == "text/plain"]
+        plain = [
+            p for p in payload if isinstance(p, Message) and p.get_content_type() == "text/plain"
+        ]
         others = [p for p in payload if isinstance(p, Message) and p not in plain]
         before = len(self.texts)
         for sub in plain:
@@ -377,7 +407,7 @@ class _Body:
             data = part.get_payload(decode=True)
         except Exception:
             data = None
-        if data is None:
+        if not isinstance(data, bytes):
             payload = part.get_payload()
             data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
         return decode_bytes(data, part.get_content_charset(), self.fallback).replace("\r\n", "\n")
@@ -390,8 +420,9 @@ class _Body:
         if not isinstance(data, bytes):
             data = b""
         name = _filename(part)
-        filename = safe_filename(decode_header_value(name, self.fallback) if name else "",
-                                 ctype, len(self.parts) + 1)
+        filename = safe_filename(
+            decode_header_value(name, self.fallback) if name else "", ctype, len(self.parts) + 1
+        )
         if ctype == "application/ms-tnef" or filename.lower() == "winmail.dat":
             self.notes.append("winmail.dat (Outlook TNEF) attached: its contents are not unpacked")
         content: bytes | None = data
@@ -403,11 +434,37 @@ class _Body:
             )
         disposition = _disposition(part)
         cid = _get(part, "Content-ID")
-        self.parts.append(Part(
-            filename=filename, content_type=ctype, size=len(data), content=content,
-            content_id=first_message_id(cid) if cid else None,
-            inline=disposition == "inline" or (bool(cid) and disposition != "attachment"),
-        ))
+        self.parts.append(
+            Part(
+                filename=filename,
+                content_type=ctype,
+                size=len(data),
+                content=content,
+                content_id=first_message_id(cid) if cid else None,
+                inline=disposition == "inline" or (bool(cid) and disposition != "attachment"),
+            )
+        )
+
+    def _attach_status(self, part: Message) -> None:
+        """The stdlib parses a DSN's status fields as header blocks; keep them as text."""
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            blocks = [
+                "\n".join(f"{k}: {decode_header_value(v)}" for k, v in block.items())
+                for block in payload
+                if isinstance(block, Message)
+            ]
+            data = "\n\n".join(blocks).encode("utf-8")
+        else:
+            data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+        self.parts.append(
+            Part(
+                filename="delivery-status.txt",
+                content_type="message/delivery-status",
+                size=len(data),
+                content=data,
+            )
+        )
 
     def _attach_message(self, part: Message) -> None:
         payload = part.get_payload()
@@ -418,11 +475,17 @@ class _Body:
         else:
             data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
             subject = ""
-        filename = safe_filename(f"{subject or 'message'}.eml", "message/rfc822",
-                                 len(self.parts) + 1)
-        self.parts.append(Part(filename=filename, content_type="message/rfc822", size=len(data),
-                               content=data if len(data) <= self.limits.max_attachment_size
-                               else None))
+        filename = safe_filename(
+            f"{subject or 'message'}.eml", "message/rfc822", len(self.parts) + 1
+        )
+        self.parts.append(
+            Part(
+                filename=filename,
+                content_type="message/rfc822",
+                size=len(data),
+                content=data if len(data) <= self.limits.max_attachment_size else None,
+            )
+        )
 
     def text(self) -> str:
         if self.texts:
@@ -476,8 +539,14 @@ def safe_filename(name: str, content_type: str, serial: int) -> str:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: 200 - len(ext) - 1] + "." + ext) if dot and len(ext) < 16 else name[:200]
     if not name or name in {".", ".."}:
-        ext = {"message/rfc822": ".eml", "text/plain": ".txt", "text/html": ".html",
-               "image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif",
-               "application/pdf": ".pdf"}.get(content_type, ".bin")
+        ext = {
+            "message/rfc822": ".eml",
+            "text/plain": ".txt",
+            "text/html": ".html",
+            "image/png": ".png",
+            "image/jpeg": ".jpg",
+            "image/gif": ".gif",
+            "application/pdf": ".pdf",
+        }.get(content_type, ".bin")
         name = f"attachment-{serial}{ext}"
     return name

@@ -114,16 +114,32 @@ def decide(
     """Token, then References, then plus-address; then a new ticket."""
     token = find_token(mail.subject, policy.token_format)
     if token is not None:
-        return _checked(mail, policy, token, facts, reference_hits, "token",
-                        f"subject token {ticket_token(policy.token_format, token)}", now)
+        return _checked(
+            mail,
+            policy,
+            token,
+            facts,
+            reference_hits,
+            "token",
+            f"subject token {ticket_token(policy.token_format, token)}",
+            now,
+        )
     referenced = _by_references(mail, reference_hits)
     if referenced is not None:
         return _lifecycle(referenced, facts, "references", "In-Reply-To/References", now, policy)
     if policy.plus_addressing:
         plus = plus_ticket(mail, policy.support_address)
         if plus is not None:
-            return _checked(mail, policy, plus, facts, reference_hits, "plus-address",
-                            f"plus-address +{plus}", now)
+            return _checked(
+                mail,
+                policy,
+                plus,
+                facts,
+                reference_hits,
+                "plus-address",
+                f"plus-address +{plus}",
+                now,
+            )
     return Decision(None, "new", "no token, reference or plus-address matched")
 
 
@@ -136,16 +152,28 @@ def _by_references(mail: ParsedMail, hits: Mapping[str, int]) -> int | None:
 
 
 def _checked(
-    mail: ParsedMail, policy: Policy, number: int, facts: Mapping[int, TicketFacts],
-    hits: Mapping[str, int], how: str, reason: str, now: datetime,
+    mail: ParsedMail,
+    policy: Policy,
+    number: int,
+    facts: Mapping[int, TicketFacts],
+    hits: Mapping[str, int],
+    how: str,
+    reason: str,
+    now: datetime,
 ) -> Decision:
     """A token or plus-address must belong to someone who has business in that ticket."""
     ticket = facts.get(number)
     if ticket is None:
         referenced = _by_references(mail, hits)
         if referenced is not None:
-            return _lifecycle(referenced, facts, "references",
-                              f"{reason} names no ticket; In-Reply-To/References", now, policy)
+            return _lifecycle(
+                referenced,
+                facts,
+                "references",
+                f"{reason} names no ticket; In-Reply-To/References",
+                now,
+                policy,
+            )
         return Decision(None, "new", f"{reason} names no existing ticket")
     sender = mail.sender.address if mail.sender else ""
     known = sender in ticket.people or sender in policy.agents
@@ -159,7 +187,11 @@ def _checked(
 
 
 def _lifecycle(
-    number: int, facts: Mapping[int, TicketFacts], how: str, reason: str, now: datetime,
+    number: int,
+    facts: Mapping[int, TicketFacts],
+    how: str,
+    reason: str,
+    now: datetime,
     policy: Policy,
 ) -> Decision:
     ticket = facts.get(number)
@@ -170,9 +202,13 @@ def _lifecycle(
     closed = ticket.closed_at
     if closed is not None and now - closed <= timedelta(days=policy.reopen_days):
         return Decision(number, how, f"{reason}; reopens the closed ticket", reopen=True)
-    return Decision(None, "new", f"{reason}; ticket #{number} was closed over "
-                    f"{policy.reopen_days} days ago: a new ticket refers to it",
-                    follow_up_of=number)
+    return Decision(
+        None,
+        "new",
+        f"{reason}; ticket #{number} was closed over "
+        f"{policy.reopen_days} days ago: a new ticket refers to it",
+        follow_up_of=number,
+    )
 
 
 def referenced_ids(mail: ParsedMail) -> list[str]:

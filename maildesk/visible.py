@@ -71,9 +71,7 @@ _ATTRIBUTION = re.compile(
     re.IGNORECASE,
 )
 # An attribution's first line has a date, an address or a lead word ("On", "Am", …).
-_LEAD = re.compile(
-    r"\d|@|^(on|am|le|el|il|op|em|w dniu|dnia|den|---)\b", re.IGNORECASE
-)
+_LEAD = re.compile(r"\d|@|^(on|am|le|el|il|op|em|w dniu|dnia|den|---)\b", re.IGNORECASE)
 _QUOTED = re.compile(r"^\s*>")
 # Gmail sometimes wraps "… <addr" / ">:" so that the last line looks quoted.
 _CLOSING = re.compile(r"^\s*>\s*[:：]\s*$")
@@ -150,7 +148,7 @@ def _wrapped_tail(lines: list[str], index: int) -> bool:
 
 
 def _header_block(lines: list[str], index: int) -> bool:
-    """"From: …" with at least one more header line within the next four lines."""
+    """ "From: …" with at least one more header line within the next four lines."""
     if not _FROM_LINE.match(lines[index]):
         return False
     following = [ln for ln in lines[index + 1 : index + 6] if ln.strip()][:4]

@@ -87,7 +87,10 @@ def test_pathological_quoting_finishes() -> None:
         ("> question?\nanswer\n\n> second?\nanswer two\n", "answer\n\nanswer two"),
         ("Text\n-- \nBob\nACME\n", "Text"),
         ("> only a quote\n", ""),
-        ("From my experience this fails.\nAnd more.\n", "From my experience this fails.\nAnd more."),
+        (
+            "From my experience this fails.\nAnd more.\n",
+            "From my experience this fails.\nAnd more.",
+        ),
     ],
 )
 def test_visible_text_table(text: str, expected: str) -> None:

@@ -300,8 +300,9 @@ class QuarantinedMessage(Base):
     state: Mapped[str] = mapped_column(String(20), default="held")
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     # quarantined: could not be handled; held: kept for review (e.g. a foreign token)
-    kind: Mapped[str] = mapped_column(String(20), default="quarantined",
-                                      server_default="quarantined")
+    kind: Mapped[str] = mapped_column(
+        String(20), default="quarantined", server_default="quarantined"
+    )
     # The same bad mail delivered twice is held once.
     dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))

@@ -1,0 +1,375 @@
+"""The one place that knows the stage order: parse -> guards -> thread -> route -> store.
+
+``Pipeline.ingest`` takes raw bytes from any source and returns an Outcome
+only after the database transaction has committed; sources acknowledge to
+their peer (IMAP move, 250, exit 0) only then. A database outage raises
+``TryLater``; anything else unexpected quarantines the message with its
+traceback, so no input can stop a source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import traceback
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from maildesk.clock import Clock, SystemClock
+from maildesk.config.model import Settings
+from maildesk.errors import Quarantined, TryLater
+from maildesk.guards import Ours, Verdict, judge
+from maildesk.parse import Limits, ParsedMail, parse_mail
+from maildesk.routing.route import Route, default_route
+from maildesk.store import ingest as store
+from maildesk.store.db import transaction
+from maildesk.store.models import Ticket
+from maildesk.thread import Decision, Policy, clean_subject, decide, find_token, plus_ticket
+from maildesk.visible import visible_text
+
+log = logging.getLogger("maildesk.pipeline")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one message; every outcome is committed."""
+
+    status: str  # stored | duplicate | quarantined | held | bounce
+    ticket_id: int | None = None
+    message_id: str | None = None
+    new_ticket: bool = False
+    auto_reply: bool = False  # may an automatic reply go out (not a loop suspect)
+    detail: str = ""
+
+
+class Pipeline:
+    def __init__(
+        self, settings: Settings, sessions: sessionmaker[Session], clock: Clock | None = None
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.clock = clock or SystemClock()
+        self.limits = Limits(max_attachment_size=settings.ingest.max_attachment_size)
+        agents = {a for t in settings.tiers for a in (*t.agents, t.lead) if a}
+        self.policy = Policy(
+            token_format=settings.helpdesk.token_format,
+            support_address=settings.helpdesk.address.lower(),
+            agents=frozenset(a.lower() for a in agents),
+            plus_addressing=settings.helpdesk.plus_addressing,
+            reopen_days=settings.helpdesk.reopen_days,
+            foreign_token=settings.helpdesk.foreign_token,
+        )
+        ours = {settings.helpdesk.address.lower()}
+        ours |= {b.username.lower() for b in settings.mailboxes if "@" in b.username}
+        self.ours = Ours(addresses=frozenset(ours), loop_token=settings.helpdesk.address)
+
+    def route(self, mail: ParsedMail) -> Route:
+        return default_route(self.settings)
+
+    def ingest(self, raw: bytes, source: str) -> Outcome:
+        """Store one message exactly once; raises TryLater if the database is down."""
+        now = self.clock.now()
+        try:
+            mail = parse_mail(raw, self.limits)
+        except Quarantined as exc:
+            return self._quarantine(raw, source, exc.reason, now)
+        except Exception as exc:  # a parser bug must not stop the source
+            return self._quarantine(
+                raw,
+                source,
+                f"cannot parse: {type(exc).__name__}: {exc}",
+                now,
+                detail=traceback.format_exc(),
+            )
+        verdict = judge(mail, self.ours)
+        for attempt in range(3):
+            try:
+                with transaction(self.sessions) as session:
+                    return self._store(session, mail, verdict, source, now)
+            except TryLater:
+                raise
+            except IntegrityError:
+                # Another process stored the same mail (or created the same customer)
+                # between our check and our insert: look again.
+                if attempt == 2:
+                    raise
+                continue
+            except Exception as exc:
+                log.exception("message %s from %s failed; quarantined", mail.message_id, source)
+                return self._quarantine(
+                    raw,
+                    source,
+                    f"internal error: {type(exc).__name__}: {exc}",
+                    now,
+                    detail=traceback.format_exc(),
+                    message_id=mail.message_id,
+                )
+        raise AssertionError("unreachable")
+
+    def _store(
+        self, session: Session, mail: ParsedMail, verdict: Verdict, source: str, now: datetime
+    ) -> Outcome:
+        where = store.already_stored(session, mail.dedupe_key)
+        if where is not None:
+            return Outcome(
+                "duplicate", message_id=mail.message_id, detail=f"already stored ({where})"
+            )
+        if mail.sender is None:
+            return self._quarantine_in(session, mail, source, "no sender address (From:)", now)
+        if verdict.bounce is not None:
+            return self._bounce(session, mail, verdict, source, now)
+        decision = self._decide(session, mail, now)
+        if decision.hold:
+            store.quarantine(
+                session,
+                mail.raw,
+                source=source,
+                reason=f"held for review: {decision.reason}",
+                now=now,
+                kind="held",
+                message_id=mail.message_id,
+                dedupe_key=mail.dedupe_key,
+                ticket_id=decision.ticket_id,
+            )
+            return Outcome(
+                "held",
+                ticket_id=decision.ticket_id,
+                message_id=mail.message_id,
+                detail=decision.reason,
+            )
+        if decision.ticket_id is None:
+            ticket = self._open_ticket(session, mail, decision, source, now)
+            new = True
+        else:
+            found = session.get(Ticket, decision.ticket_id)
+            assert found is not None  # decide() only names tickets that exist
+            ticket = found
+            new = False
+            self._update_ticket(session, ticket, mail, decision, now)
+        visible = visible_text(mail.text)
+        message = store.store_message(
+            session,
+            ticket,
+            mail,
+            visible=visible,
+            kind=verdict.kind,
+            reasons=verdict.reasons,
+            source=source,
+            now=now,
+        )
+        self._participants(session, ticket, mail, new, now)
+        if not new:
+            store.add_event(
+                session,
+                ticket.id,
+                mail.sender.address,
+                "message",
+                {"message": message.id, "how": decision.how, "reason": decision.reason},
+                now,
+            )
+        return Outcome(
+            "stored",
+            ticket_id=ticket.id,
+            message_id=mail.message_id,
+            new_ticket=new,
+            auto_reply=not verdict.loop_suspect,
+            detail=decision.reason,
+        )
+
+    def _decide(self, session: Session, mail: ParsedMail, now: datetime) -> Decision:
+        refs = [i for i in (mail.in_reply_to, *mail.references) if i]
+        hits = store.reference_hits(session, refs)
+        candidates = set(hits.values())
+        token = find_token(mail.subject, self.policy.token_format)
+        if token is not None:
+            candidates.add(token)
+        plus = plus_ticket(mail, self.policy.support_address)
+        if plus is not None:
+            candidates.add(plus)
+        facts = store.ticket_facts(session, candidates)
+        return decide(mail, self.policy, hits, facts, now)
+
+    def _open_ticket(
+        self, session: Session, mail: ParsedMail, decision: Decision, source: str, now: datetime
+    ) -> Ticket:
+        assert mail.sender is not None
+        route = self.route(mail)
+        customer = store.customer_for(session, mail.sender, now)
+        subject = clean_subject(mail.subject, self.policy.token_format) or "(no subject)"
+        ticket = Ticket(
+            subject=subject,
+            status="new",
+            priority=route.priority,
+            tier=route.tier,
+            requester=customer,
+            assignee=route.assignee,
+            sla_policy=route.sla_policy,
+            tags=list(route.tags),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(ticket)
+        session.flush()
+        store.add_event(
+            session,
+            ticket.id,
+            "maildesk",
+            "created",
+            {
+                "source": source,
+                "how": decision.how,
+                "reason": decision.reason,
+                "tier": route.tier,
+                "priority": route.priority,
+                "route": list(route.trace),
+            },
+            now,
+        )
+        if decision.follow_up_of is not None:
+            store.add_event(
+                session, ticket.id, "maildesk", "follow_up", {"of": decision.follow_up_of}, now
+            )
+            store.add_event(
+                session, decision.follow_up_of, "maildesk", "followed_up", {"by": ticket.id}, now
+            )
+        return ticket
+
+    def _update_ticket(
+        self, session: Session, ticket: Ticket, mail: ParsedMail, decision: Decision, now: datetime
+    ) -> None:
+        assert mail.sender is not None
+        sender = mail.sender.address
+        is_agent = sender in self.policy.agents
+        ticket.updated_at = now
+        if decision.reopen:
+            store.add_event(
+                session,
+                ticket.id,
+                sender,
+                "status",
+                {"from": ticket.status, "to": "open", "why": "reply reopened it"},
+                now,
+            )
+            ticket.status = "open"
+            ticket.closed_at = None
+            ticket.resolved_at = None
+        elif ticket.status == "pending" and not is_agent:
+            # The customer answered: the ball is back with support.
+            store.add_event(
+                session,
+                ticket.id,
+                sender,
+                "status",
+                {"from": "pending", "to": "open", "why": "customer replied"},
+                now,
+            )
+            ticket.status = "open"
+
+    def _participants(
+        self, session: Session, ticket: Ticket, mail: ParsedMail, new: bool, now: datetime
+    ) -> None:
+        assert mail.sender is not None
+        sender = mail.sender
+        if sender.address in self.policy.agents:
+            role = "agent"
+        elif new or (ticket.requester is not None and ticket.requester.address == sender.address):
+            role = "requester"
+        else:
+            role = "cc"
+        store.add_participant(session, ticket, sender, role, now)
+        for other in (*mail.to, *mail.cc):
+            if not self.ours.is_ours(other.address) and other.address != sender.address:
+                role = "agent" if other.address in self.policy.agents else "cc"
+                store.add_participant(session, ticket, other, role, now)
+
+    def _bounce(
+        self, session: Session, mail: ParsedMail, verdict: Verdict, source: str, now: datetime
+    ) -> Outcome:
+        assert verdict.bounce is not None
+        bounce = verdict.bounce
+        hits = store.reference_hits(session, bounce.original_ids)
+        ticket_id = next((hits[i] for i in bounce.original_ids if i in hits), None)
+        if ticket_id is None:
+            return self._quarantine_in(
+                session, mail, source, "bounce for a message maildesk did not send", now
+            )
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None
+        message = store.store_message(
+            session,
+            ticket,
+            mail,
+            visible=visible_text(mail.text),
+            kind="bounce",
+            reasons=verdict.reasons,
+            source=source,
+            now=now,
+        )
+        store.add_event(
+            session,
+            ticket_id,
+            mail.sender.address if mail.sender else "mailer",
+            "bounce",
+            {
+                "message": message.id,
+                "recipients": list(bounce.recipients),
+                "status": bounce.status,
+                "original": list(bounce.original_ids),
+            },
+            now,
+        )
+        return Outcome(
+            "bounce",
+            ticket_id=ticket_id,
+            message_id=mail.message_id,
+            detail=f"delivery failed for {', '.join(bounce.recipients) or 'unknown'}",
+        )
+
+    def _quarantine_in(
+        self, session: Session, mail: ParsedMail, source: str, reason: str, now: datetime
+    ) -> Outcome:
+        store.quarantine(
+            session,
+            mail.raw,
+            source=source,
+            reason=reason,
+            now=now,
+            message_id=mail.message_id,
+            dedupe_key=mail.dedupe_key,
+        )
+        return Outcome("quarantined", message_id=mail.message_id, detail=reason)
+
+    def _quarantine(
+        self,
+        raw: bytes,
+        source: str,
+        reason: str,
+        now: datetime,
+        detail: str | None = None,
+        message_id: str | None = None,
+    ) -> Outcome:
+        key = "raw-sha256:" + hashlib.sha256(raw).hexdigest()
+        for _ in range(2):
+            try:
+                with transaction(self.sessions) as session:
+                    if store.already_stored(session, key) is not None:
+                        return Outcome(
+                            "duplicate", message_id=message_id, detail="already quarantined"
+                        )
+                    store.quarantine(
+                        session,
+                        raw,
+                        source=source,
+                        reason=reason,
+                        now=now,
+                        detail=detail,
+                        message_id=message_id,
+                        dedupe_key=key,
+                    )
+                return Outcome("quarantined", message_id=message_id, detail=reason)
+            except IntegrityError:
+                continue  # quarantined by another process just now
+        return Outcome("duplicate", message_id=message_id, detail="already quarantined")
