@@ -1,7 +1,10 @@
-"""The long-running process: wiring, the main loop, and signals.
+"""The long-running process: sources around one pipeline, and signals.
 
-For now the loop has no work: sources (IMAP, the inbound listener), the
-outbox sender and the SLA scheduler plug in as ``Job``s in later steps.
+Concurrency model: one thread per IMAP mailbox (imapclient is blocking, and
+IDLE holds a connection open), the aiosmtpd listener in its own thread with
+an event loop, and the main thread waiting for a signal. Every thread calls
+the same Pipeline; each message is one database transaction, so threads
+share nothing but the database.
 """
 
 from __future__ import annotations
@@ -9,49 +12,77 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
-from maildesk.clock import Clock, SystemClock
-from maildesk.config import Settings
+from maildesk.config import Settings, read_password
+from maildesk.pipeline import Pipeline
+from maildesk.sources.imap import MailboxReader, run_mailbox
+from maildesk.sources.inbound import start_listener
 
 log = logging.getLogger("maildesk.daemon")
-
-
-@dataclass(frozen=True)
-class Job:
-    """One piece of periodic work; an error in one never stops the others."""
-
-    name: str
-    run: Callable[[], None]
+STOP_TIMEOUT = 8.0  # seconds; SIGTERM must end the process within 10
 
 
 class Daemon:
-    def __init__(self, settings: Settings, jobs: Sequence[Job] = (), clock: Clock | None = None):
+    def __init__(self, settings: Settings, pipeline: Pipeline) -> None:
         self.settings = settings
-        self.jobs = tuple(jobs)
-        self.clock = clock or SystemClock()
+        self.pipeline = pipeline
         self.stopping = threading.Event()
 
-    def tick(self) -> None:
-        for job in self.jobs:
-            if self.stopping.is_set():
-                return
-            try:
-                job.run()
-            except Exception:
-                log.exception("job %s failed; it will run again on the next tick", job.name)
+    def readers(self) -> list[MailboxReader]:
+        readers = []
+        for index, box in enumerate(self.settings.mailboxes):
+            key = f"mailboxes[{index}]"
 
-    def run(self, *, once: bool = False, interval: float = 1.0) -> None:
-        """Tick until SIGTERM/SIGINT (or once)."""
+            def password(box: Any = box, key: str = key) -> str | None:
+                # Read at every (re)connect: a rotated password file is picked up.
+                return read_password(box, key)
+
+            readers.append(
+                MailboxReader(box, self.pipeline, password, self.settings.ingest.batch_size)
+            )
+        return readers
+
+    def run_once(self) -> int:
+        """Handle everything pending on every mailbox; returns how many messages."""
+        handled = 0
+        for reader in self.readers():
+            try:
+                handled += reader.process_pending()
+            except Exception as exc:  # one broken mailbox never stops the others
+                log.error("%s: %s", reader.source, exc)
+            finally:
+                reader.close()
+        return handled
+
+    def run(self) -> None:
+        """Run every source until SIGTERM/SIGINT."""
         previous = self._install_signals()
+        listener = None
+        threads: list[threading.Thread] = []
         try:
+            if self.settings.inbound is not None:
+                listener = start_listener(self.settings.inbound, self.pipeline)
+            for reader in self.readers():
+                thread = threading.Thread(
+                    target=run_mailbox,
+                    args=(reader, self.stopping),
+                    name=reader.source,
+                    daemon=True,
+                )
+                thread.start()
+                threads.append(thread)
             self._describe()
-            self.tick()
-            while not once and not self.stopping.wait(interval):
-                self.tick()
+            while not self.stopping.wait(1.0):
+                pass
         finally:
+            self.stopping.set()
+            if listener is not None:
+                listener.stop()
+            for thread in threads:
+                thread.join(timeout=STOP_TIMEOUT / max(len(threads), 1))
             self._restore_signals(previous)
         log.info("maildesk stopped")
 
@@ -71,17 +102,15 @@ class Daemon:
             len(s.tiers),
         )
 
-    def _install_signals(self) -> dict[int, object]:
+    def _install_signals(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
             return {}
-        previous: dict[int, object] = {}
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, self._on_signal)
-        return previous
+        handler: Callable[[int, FrameType | None], None] = self._on_signal
+        return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
 
-    def _restore_signals(self, previous: dict[int, object]) -> None:
+    def _restore_signals(self, previous: dict[int, Any]) -> None:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
+            signal.signal(sig, handler)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)

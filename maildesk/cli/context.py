@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from maildesk.config import Settings, config_path, load_settings
+from maildesk.pipeline import Pipeline
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.schema import require_current
 
@@ -42,6 +43,9 @@ class Desk:
         if check_schema:
             require_current(self.engine, str(self.path))
         return session_factory(self.engine)
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(self.settings, self.sessions())
 
 
 pass_desk = click.make_pass_decorator(Desk)

@@ -6,6 +6,7 @@ import logging
 
 import click
 
+from maildesk.cli import output
 from maildesk.cli.context import Desk, pass_desk
 from maildesk.config import secret_problems
 from maildesk.daemon import Daemon
@@ -15,20 +16,23 @@ from maildesk.routing.rules import rule_problems
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Do one round of work and exit (for tests and cron).")
+@click.option("--once", is_flag=True, help="Handle everything pending on every mailbox, then exit.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 @pass_desk
 def run(desk: Desk, once: bool, verbose: bool) -> None:
     """Run the help desk until SIGTERM or Ctrl-C.
 
-    Refuses to start on an invalid config, rule file or template, or on a
-    database whose schema is not current (run `maildesk db upgrade`).
+    Reads every [[mailboxes]] entry (IDLE where the server has it, else
+    polling) and, if [inbound] is set, listens for SMTP or LMTP. Refuses to
+    start on an invalid config, rule file or template, or on a database
+    whose schema is not current (run `maildesk db upgrade`).
     """
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
     settings = desk.settings
     problems = [
         *secret_problems(settings),
@@ -37,5 +41,9 @@ def run(desk: Desk, once: bool, verbose: bool) -> None:
     ]
     if problems:
         raise UserError(problems)
-    desk.sessions()  # refuses an out-of-date schema before anything starts
-    Daemon(settings).run(once=once)
+    daemon = Daemon(settings, desk.pipeline())
+    if once:
+        handled = daemon.run_once()
+        output.say(f"handled {handled} message(s)")
+    else:
+        daemon.run()

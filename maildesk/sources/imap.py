@@ -1,15 +1,25 @@
-"""IMAP connections for one configured mailbox."""
+"""IMAP: connections, and the reader that turns a mailbox into pipeline input."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from maildesk.config.model import Mailbox
+from maildesk.errors import TryLater
 from maildesk.net import connection_problem, tls_context
+from maildesk.pipeline import Outcome, Pipeline
+from maildesk.store.mailboxes import folder_progress, save_folder_progress
+
+log = logging.getLogger("maildesk.imap")
 
 
 class MailboxUnavailable(Exception):
@@ -74,3 +84,150 @@ def probe_mailbox(box: Mailbox, password: str | None) -> FolderStatus:
 def _close(client: IMAPClient) -> None:
     with contextlib.suppress(OSError, IMAPClientError):
         client.logout()
+
+
+class MailboxReader:
+    """Reads one mailbox: new mail -> pipeline -> (after commit) move or flag.
+
+    A message is acknowledged in IMAP only after the pipeline committed it,
+    so a crash in between means it is read again and found to be a
+    duplicate, then moved: nothing lost, nothing doubled.
+    """
+
+    def __init__(
+        self,
+        box: Mailbox,
+        pipeline: Pipeline,
+        password: Callable[[], str | None],
+        batch_size: int = 100,
+    ) -> None:
+        self.box = box
+        self.pipeline = pipeline
+        self.password = password
+        self.batch_size = batch_size
+        self.client: IMAPClient | None = None
+        self.moves = False
+        self.idle_ok = False
+
+    @property
+    def source(self) -> str:
+        return f"imap:{self.box.name}"
+
+    def connect(self) -> None:
+        self.close()
+        client = open_mailbox(self.box, self.password())
+        caps = client.capabilities()
+        self.moves = b"MOVE" in caps
+        self.idle_ok = self.box.idle and b"IDLE" in caps
+        for folder in (self.box.processed_folder, self.box.quarantine_folder):
+            if folder and not client.folder_exists(folder):
+                client.create_folder(folder)
+        client.select_folder(self.box.folder)
+        self.client = client
+
+    def close(self) -> None:
+        if self.client is not None:
+            _close(self.client)
+            self.client = None
+
+    def process_pending(self, stop: threading.Event | None = None) -> int:
+        """Handle everything waiting in the folder; returns how many were handled."""
+        client = self._client()
+        info = client.select_folder(self.box.folder)
+        uidvalidity = int(info[b"UIDVALIDITY"])
+        sessions = self.pipeline.sessions
+        with sessions() as session:
+            last = folder_progress(session, self.box.name, self.box.folder, uidvalidity)
+        criteria: list[Any] = ["UID", f"{last + 1}:*"] if last else ["ALL"]
+        if not self.box.processed_folder:
+            criteria = [*criteria, "UNSEEN"]
+        uids = sorted(u for u in client.search(criteria) if u > last)
+        handled = 0
+        for start in range(0, len(uids), self.batch_size):
+            if stop is not None and stop.is_set():
+                break
+            batch = uids[start : start + self.batch_size]
+            fetched = client.fetch(batch, ["BODY.PEEK[]"])
+            for uid in batch:
+                data = fetched.get(uid, {}).get(b"BODY[]")
+                if data is None:
+                    continue  # expunged meanwhile by someone else
+                outcome = self.pipeline.ingest(bytes(data), self.source)
+                self._acknowledge(client, uid, outcome)
+                with sessions.begin() as session:
+                    save_folder_progress(
+                        session,
+                        self.box.name,
+                        self.box.folder,
+                        uidvalidity,
+                        uid,
+                        self.pipeline.clock.now(),
+                    )
+                handled += 1
+                log.info(
+                    "%s uid %d message %s: %s ticket=%s",
+                    self.source,
+                    uid,
+                    outcome.message_id,
+                    outcome.status,
+                    outcome.ticket_id,
+                )
+        if handled and not self.moves and self.box.processed_folder:
+            client.expunge()
+        return handled
+
+    def _acknowledge(self, client: IMAPClient, uid: int, outcome: Outcome) -> None:
+        target = self.box.processed_folder
+        if outcome.status == "quarantined" and self.box.quarantine_folder:
+            target = self.box.quarantine_folder
+        if not target:
+            client.add_flags([uid], [b"\\Seen"])
+        elif self.moves:
+            client.move([uid], target)
+        else:
+            client.copy([uid], target)
+            client.add_flags([uid], [b"\\Deleted"])
+
+    def wait_for_mail(self, stop: threading.Event) -> None:
+        """IDLE until the server reports a change (or poll_interval passes)."""
+        client = self._client()
+        if not self.idle_ok:
+            stop.wait(self.box.poll_interval)
+            return
+        client.idle()
+        try:
+            deadline = time.monotonic() + min(self.box.poll_interval, 29 * 60)
+            while not stop.is_set() and time.monotonic() < deadline:
+                # Short checks keep shutdown quick; any untagged response means news.
+                if client.idle_check(timeout=0.5):
+                    break
+        finally:
+            client.idle_done()
+
+    def _client(self) -> IMAPClient:
+        if self.client is None:
+            self.connect()
+        assert self.client is not None
+        return self.client
+
+
+def run_mailbox(reader: MailboxReader, stop: threading.Event) -> None:
+    """Read one mailbox until stopped; reconnect with backoff; never raise."""
+    backoff = 1.0
+    while not stop.is_set():
+        try:
+            reader.process_pending(stop)
+            backoff = 1.0
+            reader.wait_for_mail(stop)
+        except TryLater as exc:
+            log.warning("%s: %s; retrying in %.0fs", reader.source, exc, backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 60)
+        except Exception as exc:
+            log.warning(
+                "%s: %s; reconnecting in %.0fs", reader.source, connection_problem(exc), backoff
+            )
+            reader.close()
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 60)
+    reader.close()

@@ -1,0 +1,92 @@
+"""`maildesk ingest` (one message from an MTA pipe) and `maildesk import` (an archive)."""
+
+from __future__ import annotations
+
+import collections
+import sys
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from maildesk.cli import output
+from maildesk.cli.context import Desk, pass_desk
+from maildesk.errors import TryLater, UserError
+from maildesk.sources.archive import archive_messages
+
+
+@click.command()
+@click.argument("file", default="-", metavar="[FILE|-]")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@pass_desk
+@click.pass_context
+def ingest(ctx: click.Context, desk: Desk, file: str, as_json: bool) -> None:
+    """Store one message from FILE or standard input (for MTA pipes).
+
+    Exit 0 only after the message is committed (stored, a duplicate, or
+    quarantined with its reason). Any other problem, including a bad config
+    or an unavailable database, exits 75 (EX_TEMPFAIL) so that the MTA keeps
+    the message and retries instead of bouncing it.
+    """
+    try:
+        raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+        outcome = desk.pipeline().ingest(raw, "pipe")
+    except (UserError, TryLater, OSError) as exc:
+        lines = [str(p) for p in exc.problems] if isinstance(exc, UserError) else [str(exc)]
+        for line in lines:
+            output.error(line)
+        output.error("message not stored; exiting 75 so that the sender retries")
+        ctx.exit(output.TEMPFAIL)
+        return
+    if as_json:
+        output.print_json(
+            {
+                "status": outcome.status,
+                "ticket": outcome.ticket_id,
+                "message_id": outcome.message_id,
+                "new_ticket": outcome.new_ticket,
+                "detail": outcome.detail,
+            }
+        )
+    else:
+        ticket = f" ticket {outcome.ticket_id}" if outcome.ticket_id else ""
+        output.say(f"{outcome.status}{ticket}: {outcome.detail}")
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the totals as JSON.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (it is off when not a tty).")
+@pass_desk
+def import_archive(desk: Desk, path: Path, as_json: bool, no_progress: bool) -> None:
+    """Import an mbox file or a Maildir folder; threads as live mail would.
+
+    Sends no acknowledgements. Safe to run again: messages already stored are
+    counted as duplicates.
+    """
+    pipeline = desk.pipeline()
+    total, messages = archive_messages(path)
+    counts: collections.Counter[str] = collections.Counter()
+    show = not no_progress and not as_json and sys.stderr.isatty()
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        disable=not show,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("import", total=total)
+        for raw in messages:
+            outcome = pipeline.ingest(raw, f"import:{path.name}", acknowledge=False)
+            counts[outcome.status] += 1
+            progress.advance(task)
+    summary = {
+        k: counts.get(k, 0) for k in ("stored", "duplicate", "bounce", "held", "quarantined")
+    }
+    if as_json:
+        output.print_json({"total": total, **summary})
+    else:
+        output.print_table(
+            ["MESSAGES", *[k.upper() for k in summary]], [[total, *summary.values()]]
+        )

@@ -1,0 +1,79 @@
+"""The SMTP/LMTP listener: 250 only after the message is committed.
+
+aiosmtpd runs the protocol in its own thread and event loop; the pipeline,
+which blocks on the database, runs in the loop's default executor. A
+database outage answers 451 so that the sending MTA keeps the message and
+retries; aiosmtpd's default for an unexpected error is a permanent 500,
+which would bounce it, so ``handle_exception`` answers 451 as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from maildesk.config.model import Inbound
+from maildesk.errors import TryLater
+from maildesk.pipeline import Outcome, Pipeline
+
+log = logging.getLogger("maildesk.inbound")
+TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
+
+
+class InboundHandler:
+    def __init__(self, pipeline: Pipeline, protocol: str) -> None:
+        self.pipeline = pipeline
+        self.protocol = protocol
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        loop = asyncio.get_running_loop()
+        try:
+            outcome: Outcome = await loop.run_in_executor(
+                None, self.pipeline.ingest, bytes(raw), f"{self.protocol}:{session.peer}"
+            )
+        except TryLater as exc:
+            log.warning("answered 451 to %s: %s", session.peer, exc)
+            return self._status(envelope, TEMPFAIL)
+        log.info(
+            "%s message %s: %s ticket=%s",
+            self.protocol,
+            outcome.message_id,
+            outcome.status,
+            outcome.ticket_id,
+        )
+        return self._status(envelope, "250 2.0.0 OK: " + outcome.status)
+
+    def _status(self, envelope: Envelope, status: str) -> str:
+        if self.protocol == "lmtp":
+            # LMTP answers once per recipient; the message is stored once for all of them.
+            return "\r\n".join(status for _ in envelope.rcpt_tos) or status
+        return status
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("inbound listener error: %r", error)
+        return TEMPFAIL
+
+
+class _LMTPController(Controller):
+    def factory(self) -> LMTP:
+        return LMTP(self.handler, **self.SMTP_kwargs)
+
+
+def start_listener(inbound: Inbound, pipeline: Pipeline) -> Controller:
+    """Start listening in a background thread; call ``.stop()`` to stop."""
+    host, port = inbound.host_port
+    kwargs: dict[str, Any] = {"data_size_limit": inbound.max_message_size, "enable_SMTPUTF8": True}
+    handler = InboundHandler(pipeline, inbound.protocol)
+    cls = _LMTPController if inbound.protocol == "lmtp" else Controller
+    controller = cls(handler, hostname=host, port=port, **kwargs)
+    controller.start()
+    log.info("listening for %s on %s:%d", inbound.protocol.upper(), host, port)
+    return controller
