@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.exc import OperationalError
 
 from maildesk.cli import output
 from maildesk.cli.context import Desk, pass_desk
@@ -31,7 +32,7 @@ def ingest(ctx: click.Context, desk: Desk, file: str, as_json: bool) -> None:
     try:
         raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
         outcome = desk.pipeline().ingest(raw, "pipe")
-    except (UserError, TryLater, OSError) as exc:
+    except (UserError, TryLater, OSError, OperationalError) as exc:
         lines = [str(p) for p in exc.problems] if isinstance(exc, UserError) else [str(exc)]
         for line in lines:
             output.error(line)
@@ -64,8 +65,8 @@ def import_archive(desk: Desk, path: Path, as_json: bool, no_progress: bool) -> 
     Sends no acknowledgements. Safe to run again: messages already stored are
     counted as duplicates.
     """
-    pipeline = desk.pipeline()
     total, messages = archive_messages(path)
+    pipeline = desk.pipeline()
     counts: collections.Counter[str] = collections.Counter()
     show = not no_progress and not as_json and sys.stderr.isatty()
     with Progress(

@@ -1,9 +1,18 @@
-"""Archives to import: an mbox file or a Maildir folder, message by message."""
+"""Archives to import: an mbox file or a Maildir folder, message by message.
+
+Messages come out in the order of their Date header, so that a reply is
+threaded after the message it answers, as it would have been live (a
+Maildir has no order of its own).
+"""
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import mailbox
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from maildesk.errors import Problem, UserError
@@ -26,7 +35,7 @@ def archive_messages(path: Path) -> tuple[int, Iterator[bytes]]:
         box = mailbox.mbox(str(path), factory=None, create=False)
     else:
         raise UserError([Problem(str(path), "no such file or folder")])
-    keys = list(box.keys())
+    keys = _in_date_order(box)
 
     def messages() -> Iterator[bytes]:
         try:
@@ -36,3 +45,21 @@ def archive_messages(path: Path) -> tuple[int, Iterator[bytes]]:
             box.close()
 
     return len(keys), messages()
+
+
+def _in_date_order(box: mailbox.Mailbox) -> list[str]:
+    dated: list[tuple[datetime, int, str]] = []
+    parser = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+    oldest = datetime.min.replace(tzinfo=UTC)
+    for index, key in enumerate(box.keys()):
+        when = oldest
+        try:
+            with box.get_file(key) as f:
+                value = parser.parse(f).get("Date")  # type: ignore[arg-type]
+            if value:
+                parsed = parsedate_to_datetime(str(value))
+                when = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except Exception:  # an unreadable date sorts first; the pipeline judges the rest
+            pass
+        dated.append((when, index, key))
+    return [key for _, _, key in sorted(dated)]
