@@ -64,7 +64,9 @@ class Daemon:
         threads: list[threading.Thread] = []
         try:
             if self.settings.inbound is not None:
-                listener = start_listener(self.settings.inbound, self.pipeline)
+                listener = start_listener(
+                    self.settings.inbound, self.pipeline, f"{self.settings.source}: inbound.listen"
+                )
             for reader in self.readers():
                 thread = threading.Thread(
                     target=run_mailbox,

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.header import decode_header
+from email.header import Header, decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
@@ -26,7 +26,6 @@ from maildesk.htmltext import html_to_text, sanitize_html
 
 MAX_HEADER_SCAN = 256 * 1024
 _MSGID = re.compile(r"<[^<>\s]+>")
-_FALLBACK_CHARSETS = ("utf-8", "cp1252")
 
 
 @dataclass(frozen=True)
@@ -176,16 +175,108 @@ def _one_line(text: str) -> str:
 def decode_bytes(data: bytes, charset: str | None, fallback: str | None = None) -> str:
     """Bytes in a declared charset; a wrong or unknown label falls back instead of failing."""
     tried: list[str] = []
-    for candidate in (charset, fallback, *_FALLBACK_CHARSETS):
-        name = _codec(candidate)
-        if name is None or name in tried:
+    for candidate in (charset, fallback):
+        for name in _variants(_codec(candidate)):
+            if name in tried:
+                continue
+            tried.append(name)
+            try:
+                return data.decode(name)
+            except (UnicodeDecodeError, LookupError):
+                continue
+        if tried and tried[0] == "iso2022_jp":
+            converted = _iso2022jp_as_cp932(data)
+            if converted is not None:
+                return converted
+    return guess_8bit(data)
+
+
+def _iso2022jp_as_cp932(data: bytes) -> str | None:
+    """ISO-2022-JP with Windows (NEC/IBM) characters such as ① or №, via Shift_JIS.
+
+    Outlook labels such text ISO-2022-JP although strict decoders reject it;
+    mapping each JIS pair to Shift_JIS and decoding as cp932 recovers it.
+    """
+    out = bytearray()
+    double = False
+    i = 0
+    while i < len(data):
+        if data[i] == 0x1B and i + 2 < len(data):
+            double = data[i + 1 : i + 3] in (b"$B", b"$@")
+            i += 3
             continue
-        tried.append(name)
-        try:
-            return data.decode(name)
-        except (UnicodeDecodeError, LookupError):
+        if double and i + 1 < len(data):
+            j1, j2 = data[i], data[i + 1]
+            s1 = (j1 + 1) // 2 + (0x70 if j1 <= 0x5E else 0xB0)
+            s2 = j2 + (0x1F if j1 % 2 else 0x7E)
+            if s2 >= 0x7F and j1 % 2:
+                s2 += 1
+            out += bytes((s1 & 0xFF, s2 & 0xFF))
+            i += 2
             continue
-    return data.decode("latin-1")  # every byte is a character: nothing is lost
+        out.append(data[i])
+        i += 1
+    try:
+        return bytes(out).decode("cp932")
+    except UnicodeDecodeError:
+        return None
+
+
+# A label that fails may be a superset in practice (Japanese mail from Windows).
+_SUPERSETS = {
+    "iso2022_jp": ("iso2022_jp", "iso2022_jp_2", "iso2022_jp_3", "iso2022_jp_ext"),
+    "shift_jis": ("shift_jis", "cp932"),
+    "euc_kr": ("euc_kr", "cp949"),
+    "gb2312": ("gb18030",),
+    "ascii": ("ascii", "utf-8"),
+}
+
+
+def _variants(name: str | None) -> tuple[str, ...]:
+    if name is None:
+        return ()
+    return _SUPERSETS.get(name, (name,))
+
+
+_WORD = re.compile(r"\w+")
+
+
+def guess_8bit(data: bytes) -> str:
+    codec = guess_codec(data)
+    return data.decode(codec, errors="replace")
+
+
+def guess_codec(data: bytes) -> str:
+    """Undeclared 8-bit text: UTF-8 if it is valid, else the likeliest of cp1252, cp1251, koi8-r.
+
+    Accented letters inside ASCII words mean Latin text; whole words of
+    8-bit letters mean Cyrillic, and of KOI8-R and cp1251 the one that
+    gives mostly lower-case letters is right (their letter cases are swapped).
+    """
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best, best_score = "cp1252", float("-inf")
+    for name in ("cp1252", "cp1251", "koi8_r"):
+        text = data.decode(name, errors="replace")
+        score = 0.0
+        for word in _WORD.findall(text):
+            high = [c for c in word if ord(c) > 127]
+            if not high:
+                continue
+            cyrillic = all("\u0400" <= c <= "\u04ff" for c in high)
+            mixed = any(c.isascii() and c.isalpha() for c in word)
+            if mixed:
+                score += len(high) if not cyrillic else -len(high)
+            elif cyrillic:
+                score += sum(1 if c.islower() else -1 for c in word[1:]) + 0.5
+            else:
+                score -= len(high)
+        if score > best_score:
+            best, best_score = name, score
+    return best
 
 
 _ALIASES = {
@@ -218,6 +309,19 @@ def decode_header_value(value: object, fallback: str | None = None) -> str:
     """RFC 2047 words, raw 8-bit bytes and folded lines -> one str; never raises."""
     if value is None:
         return ""
+    if isinstance(value, Header):
+        # compat32 wraps raw 8-bit header bytes in a Header; str() would turn them into U+FFFD.
+        try:
+            return _one_line(
+                "".join(
+                    decode_bytes(data, None if cs in (None, "unknown-8bit") else cs, fallback)
+                    if isinstance(data, bytes)
+                    else data
+                    for data, cs in decode_header(value)
+                )
+            )
+        except Exception:
+            value = str(value)
     if not isinstance(value, str):
         value = str(value)
     # compat32 keeps raw 8-bit header bytes as surrogate escapes.
@@ -245,7 +349,10 @@ def addresses(message: Message, name: str, fallback: str | None) -> tuple[Addres
     values = message.get_all(name) or []
     found = []
     try:
-        pairs = getaddresses([str(v) for v in values])
+        # Raw 8-bit values come as Header objects; decode them before splitting.
+        pairs = getaddresses(
+            [decode_header_value(v, fallback) if isinstance(v, Header) else str(v) for v in values]
+        )
     except Exception:
         return ()
     for display, address in pairs:
@@ -321,11 +428,19 @@ def dedupe_key(raw: bytes, message_id: str | None, message: Message) -> str:
 
 
 def _body_charset(message: Message) -> str | None:
+    """The charset the message declares first; else one guessed from raw 8-bit headers."""
     for part in _safe_walk(message):
         charset = part.get_content_charset()
         if charset and _codec(charset):
             return _codec(charset)
-    return None
+    raw = b"".join(
+        b
+        for value in message.values()
+        if isinstance(value, Header)
+        for b, cs in decode_header(value)
+        if isinstance(b, bytes) and cs == "unknown-8bit"
+    )
+    return guess_codec(raw) if raw else None
 
 
 def _safe_walk(message: Message, depth: int = 0) -> Iterator[Message]:
@@ -518,6 +633,14 @@ def _disposition(part: Message) -> str:
 
 def _filename(part: Message) -> str | None:
     try:
+        raw = [part.get(h) for h in ("Content-Disposition", "Content-Type")]
+        if any(isinstance(v, Header) for v in raw):
+            # Raw 8-bit parameters (name=ciële.txt): decode the header, then read the param.
+            clean = Message()
+            for header, value in zip(("Content-Disposition", "Content-Type"), raw, strict=True):
+                if value is not None:
+                    clean[header] = decode_header_value(value)
+            return clean.get_filename()
         return part.get_filename()
     except Exception:
         return None

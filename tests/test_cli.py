@@ -347,17 +347,23 @@ def test_database_down_is_a_temporary_failure(
 
 
 def test_run_stops_on_sigterm(tmp_path: Path) -> None:
+    from tests.support.need import free_port
+
     maildesk("init", str(tmp_path / "d"))
+    config = tmp_path / "d" / "maildesk.toml"
+    port = free_port()
+    config.write_text(config.read_text().replace("127.0.0.1:8025", f"127.0.0.1:{port}"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "maildesk", "-c", str(tmp_path / "d" / "maildesk.toml"), "run"],
+        [sys.executable, "-m", "maildesk", "-c", str(config), "run"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         assert process.stderr is not None
-        ready = process.stderr.readline()
-        assert "maildesk ready for support@example.com" in ready
+        lines = [process.stderr.readline(), process.stderr.readline()]
+        assert f"listening for SMTP on 127.0.0.1:{port}" in lines[0]
+        assert "maildesk ready for support@example.com" in lines[1]
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
@@ -366,6 +372,22 @@ def test_run_stops_on_sigterm(tmp_path: Path) -> None:
     finally:
         process.kill()
         process.wait()
+
+
+def test_run_says_when_the_listen_address_is_taken(
+    run: Run, write_desk: Callable[..., Path], minimal_config: Callable[[], str]
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_desk(minimal_config() + f'[inbound]\nlisten = "127.0.0.1:{port}"\n')
+        run("-c", str(config), "db", "upgrade")
+        code, _, err = run("-c", str(config), "run")
+    assert code == 2
+    assert f"inbound.listen: cannot listen on 127.0.0.1:{port}" in err
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -25,8 +25,9 @@ from tests.support.dovecot import Account, Dovecot
 from tests.test_sources import append, folder_count, mail
 
 
-def write_config(tmp_path: Path, db_url: str, dovecot: Dovecot, account: Account,
-                 batch_size: int = 25) -> Path:
+def write_config(
+    tmp_path: Path, db_url: str, dovecot: Dovecot, account: Account, batch_size: int = 25
+) -> Path:
     config = tmp_path / "maildesk.toml"
     config.write_text(
         f'[helpdesk]\naddress = "support@example.com"\n[database]\nurl = "{db_url}"\n'
@@ -62,8 +63,11 @@ def stored_count(db_url: str) -> int:
 
 
 def maildesk(config: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "maildesk", "-c", str(config), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "maildesk", "-c", str(config), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def wait_until(condition, seconds: float) -> None:  # type: ignore[no-untyped-def]
@@ -75,14 +79,19 @@ def wait_until(condition, seconds: float) -> None:  # type: ignore[no-untyped-de
 
 
 def test_500_messages_appended_while_running_are_stored_once(
-        tmp_path: Path, db_url: str, dovecot: Dovecot, imap_account: Account) -> None:
+    tmp_path: Path, db_url: str, dovecot: Dovecot, imap_account: Account
+) -> None:
     config = write_config(tmp_path, db_url, dovecot, imap_account)
     daemon = maildesk(config, "run")
     try:
         total = 500
-        writers = [threading.Thread(target=append, args=(dovecot, imap_account,
-                                                         [mail(n) for n in range(k, total + 1, 4)]))
-                   for k in range(1, 5)]
+        writers = [
+            threading.Thread(
+                target=append,
+                args=(dovecot, imap_account, [mail(n) for n in range(k, total + 1, 4)]),
+            )
+            for k in range(1, 5)
+        ]
         for w in writers:
             w.start()
         for w in writers:
@@ -101,7 +110,8 @@ def test_500_messages_appended_while_running_are_stored_once(
 
 
 def test_kill_9_in_the_middle_loses_and_doubles_nothing(
-        tmp_path: Path, db_url: str, dovecot: Dovecot, imap_account: Account) -> None:
+    tmp_path: Path, db_url: str, dovecot: Dovecot, imap_account: Account
+) -> None:
     total = 300
     append(dovecot, imap_account, [mail(n) for n in range(1, total + 1)])
     config = write_config(tmp_path, db_url, dovecot, imap_account, batch_size=10)
@@ -109,8 +119,9 @@ def test_kill_9_in_the_middle_loses_and_doubles_nothing(
     for target in (20, 90, 170):
         process = maildesk(config, "run", "--once")
         try:
-            wait_until(lambda t=target: stored_count(db_url) >= t or process.poll() is not None,
-                       120)
+            wait_until(
+                lambda t=target, p=process: stored_count(db_url) >= t or p.poll() is not None, 120
+            )
             os.kill(process.pid, signal.SIGKILL)
         finally:
             process.wait(timeout=10)
@@ -124,7 +135,8 @@ def test_kill_9_in_the_middle_loses_and_doubles_nothing(
 
 @pytest.mark.parametrize("kill_after", [1, 40])
 def test_kill_9_between_commit_and_acknowledge(
-        tmp_path: Path, db_url: str, dovecot: Dovecot, kill_after: int) -> None:
+    tmp_path: Path, db_url: str, dovecot: Dovecot, kill_after: int
+) -> None:
     """A message committed but not yet moved is read again, found stored, and moved."""
     account = dovecot.add_account()
     append(dovecot, account, [mail(n) for n in range(1, 61)])

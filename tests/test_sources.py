@@ -9,6 +9,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -28,10 +30,12 @@ from tests.support.need import free_port
 
 
 def mail(n: int, subject: str | None = None) -> bytes:
+    """Message n; a later n has a later Date."""
+    date = format_datetime(datetime(2026, 11, 20, 9, 0, tzinfo=UTC) + timedelta(seconds=n))
     return (
         f"From: Customer {n} <c{n}@example.org>\r\nTo: support@example.com\r\n"
         f"Subject: {subject or f'Question {n}'}\r\nMessage-ID: <q{n}@example.org>\r\n"
-        f"Date: Fri, 20 Nov 2026 09:00:00 +0000\r\n\r\nQuestion number {n}.\r\n"
+        f"Date: {date}\r\n\r\nQuestion number {n}.\r\n"
     ).encode()
 
 

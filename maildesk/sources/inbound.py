@@ -18,7 +18,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from maildesk.config.model import Inbound
-from maildesk.errors import TryLater
+from maildesk.errors import Problem, TryLater, UserError
 from maildesk.pipeline import Outcome, Pipeline
 
 log = logging.getLogger("maildesk.inbound")
@@ -67,13 +67,22 @@ class _LMTPController(Controller):
         return LMTP(self.handler, **self.SMTP_kwargs)
 
 
-def start_listener(inbound: Inbound, pipeline: Pipeline) -> Controller:
+def start_listener(
+    inbound: Inbound, pipeline: Pipeline, where: str = "inbound.listen"
+) -> Controller:
     """Start listening in a background thread; call ``.stop()`` to stop."""
     host, port = inbound.host_port
     kwargs: dict[str, Any] = {"data_size_limit": inbound.max_message_size, "enable_SMTPUTF8": True}
     handler = InboundHandler(pipeline, inbound.protocol)
     cls = _LMTPController if inbound.protocol == "lmtp" else Controller
     controller = cls(handler, hostname=host, port=port, **kwargs)
-    controller.start()
+    try:
+        controller.start()
+    except Exception as exc:  # bind failures surface here, wrapped by aiosmtpd
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, OSError) and cause.strerror:
+            reason = cause.strerror
+        raise UserError([Problem(where, f"cannot listen on {host}:{port}: {reason}")]) from exc
     log.info("listening for %s on %s:%d", inbound.protocol.upper(), host, port)
     return controller
