@@ -146,47 +146,66 @@ class MailboxReader:
         for start in range(0, len(uids), self.batch_size):
             if stop is not None and stop.is_set():
                 break
-            batch = uids[start : start + self.batch_size]
-            fetched = client.fetch(batch, ["BODY.PEEK[]"])
+            handled += self._process_batch(
+                client, uids[start : start + self.batch_size], uidvalidity
+            )
+        if handled and not self.moves and self.box.processed_folder:
+            client.expunge()
+        return handled
+
+    def _process_batch(self, client: IMAPClient, batch: list[int], uidvalidity: int) -> int:
+        """Commit each message, then acknowledge the committed ones in a few commands.
+
+        If the database fails halfway (TryLater), what was committed is still
+        acknowledged and recorded before the error goes up.
+        """
+        fetched = client.fetch(batch, ["BODY.PEEK[]"])
+        done: dict[str, list[int]] = {}
+        last = 0
+        try:
             for uid in batch:
                 data = fetched.get(uid, {}).get(b"BODY[]")
-                if data is None:
-                    continue  # expunged meanwhile by someone else
-                outcome = self.pipeline.ingest(bytes(data), self.source)
-                self._acknowledge(client, uid, outcome)
-                with sessions.begin() as session:
+                if data is not None:  # None: expunged meanwhile by someone else
+                    outcome = self.pipeline.ingest(bytes(data), self.source)
+                    done.setdefault(self._target(outcome), []).append(uid)
+                    log.info(
+                        "%s uid %d message %s: %s ticket=%s",
+                        self.source,
+                        uid,
+                        outcome.message_id,
+                        outcome.status,
+                        outcome.ticket_id,
+                    )
+                last = uid
+        finally:
+            for target, uids in done.items():
+                self._acknowledge(client, uids, target)
+            if last:
+                with self.pipeline.sessions.begin() as session:
                     save_folder_progress(
                         session,
                         self.box.name,
                         self.box.folder,
                         uidvalidity,
-                        uid,
+                        last,
                         self.pipeline.clock.now(),
                     )
-                handled += 1
-                log.info(
-                    "%s uid %d message %s: %s ticket=%s",
-                    self.source,
-                    uid,
-                    outcome.message_id,
-                    outcome.status,
-                    outcome.ticket_id,
-                )
-        if handled and not self.moves and self.box.processed_folder:
-            client.expunge()
-        return handled
+        return sum(len(u) for u in done.values())
 
-    def _acknowledge(self, client: IMAPClient, uid: int, outcome: Outcome) -> None:
-        target = self.box.processed_folder
+    def _target(self, outcome: Outcome) -> str:
+        """The folder a handled message goes to; "" means flag it \\Seen."""
         if outcome.status == "quarantined" and self.box.quarantine_folder:
-            target = self.box.quarantine_folder
+            return self.box.quarantine_folder
+        return self.box.processed_folder
+
+    def _acknowledge(self, client: IMAPClient, uids: list[int], target: str) -> None:
         if not target:
-            client.add_flags([uid], [b"\\Seen"])
+            client.add_flags(uids, [b"\\Seen"])
         elif self.moves:
-            client.move([uid], target)
+            client.move(uids, target)
         else:
-            client.copy([uid], target)
-            client.add_flags([uid], [b"\\Deleted"])
+            client.copy(uids, target)
+            client.add_flags(uids, [b"\\Deleted"])
 
     def wait_for_mail(self, stop: threading.Event) -> None:
         """IDLE until the server reports a change (or poll_interval passes)."""

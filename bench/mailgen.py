@@ -1,0 +1,107 @@
+"""A deterministic stream of realistic support mail for benchmarks.
+
+New questions in several charsets, HTML mail, replies that carry the token
+or only References, auto-replies; sizes from a few hundred bytes to ~40 KB.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.header import Header
+from email.utils import format_datetime
+
+WORDS = [
+    "printer",
+    "vpn",
+    "password",
+    "invoice",
+    "login",
+    "error",
+    "server",
+    "backup",
+    "license",
+    "mail",
+    "update",
+    "crash",
+    "slow",
+    "network",
+    "account",
+    "access",
+    "report",
+    "install",
+]
+RUSSIAN = [
+    "не",
+    "работает",
+    "принтер",
+    "сервер",
+    "пароль",
+    "счёт",
+    "ошибка",
+    "доступ",
+    "срочно",
+    "помогите",
+]
+
+
+def messages(count: int, seed: int = 42) -> Iterator[bytes]:
+    rng = random.Random(seed)
+    start = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    for n in range(1, count + 1):
+        date = format_datetime(start + timedelta(seconds=17 * n))
+        sender = f"customer{rng.randrange(count // 3 + 1)}@client{rng.randrange(50)}.example"
+        kind = rng.random()
+        words = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(20, 400)))
+        headers = (
+            f"From: Customer <{sender}>\r\nTo: support@example.com\r\n"
+            f"Message-ID: <bench-{seed}-{n}@client.example>\r\nDate: {date}\r\n"
+            "MIME-Version: 1.0\r\n"
+        )
+        if kind < 0.15:
+            text = " ".join(rng.choice(RUSSIAN) for _ in range(rng.randrange(10, 200)))
+            charset = rng.choice(["koi8-r", "windows-1251"])
+            subject = Header("Срочно: " + text[:30], charset).encode()
+            yield (
+                headers + f"Subject: {subject}\r\nContent-Type: text/plain; charset={charset}"
+                "\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            ).encode() + text.encode(charset)
+        elif kind < 0.30:
+            html = f"<html><body><p>{words}</p><blockquote>old text</blockquote></body></html>"
+            yield (
+                headers + f"Subject: HTML question {n}\r\nContent-Type: text/html; "
+                f"charset=utf-8\r\n\r\n{html}\r\n"
+            ).encode()
+        elif kind < 0.55 and n > 10:
+            parent = rng.randrange(1, n)
+            yield (
+                headers + f"Subject: Re: question {parent}\r\n"
+                f"In-Reply-To: <bench-{seed}-{parent}@client.example>\r\n"
+                f"References: <bench-{seed}-{parent}@client.example>\r\n\r\n"
+                f"Thanks, one more thing: {words}\r\n\r\nOn Monday, support wrote:\r\n"
+                "> earlier answer\r\n> more\r\n"
+            ).encode()
+        elif kind < 0.60:
+            yield (
+                headers + "Subject: Automatic reply: out of office\r\n"
+                "Auto-Submitted: auto-replied\r\n\r\nI am away until Monday.\r\n"
+            ).encode()
+        elif kind < 0.70:
+            blob = "".join(
+                rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123456789+/")
+                for _ in range(rng.randrange(2000, 40000))
+            )
+            yield (
+                headers + f"Subject: log file {n}\r\nContent-Type: multipart/mixed; boundary=x"
+                f"\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\n{words}\r\n--x\r\n"
+                "Content-Type: application/octet-stream; name=log.bin\r\n"
+                "Content-Transfer-Encoding: base64\r\n\r\n"
+                + "\r\n".join(blob[i : i + 76] for i in range(0, len(blob), 76))
+                + "\r\n--x--\r\n"
+            ).encode()
+        else:
+            yield (
+                headers + f"Subject: Question about {rng.choice(WORDS)} {n}\r\n"
+                f"Content-Type: text/plain; charset=utf-8\r\n\r\n{words}\r\n"
+            ).encode()
