@@ -16,7 +16,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from maildesk.config import Settings, read_password
+from maildesk.config import Settings, mailbox_secret
 from maildesk.pipeline import Pipeline
 from maildesk.sources.imap import MailboxReader, run_mailbox
 from maildesk.sources.inbound import start_listener
@@ -38,7 +38,7 @@ class Daemon:
 
             def password(box: Any = box, key: str = key) -> str | None:
                 # Read at every (re)connect: a rotated password file is picked up.
-                return read_password(box, key)
+                return mailbox_secret(box, key)
 
             readers.append(
                 MailboxReader(box, self.pipeline, password, self.settings.ingest.batch_size)

@@ -222,6 +222,21 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
             BASE + '[[tiers]]\nname = "L1"\n[[tiers]]\nname = "L1"\n',
             ['tiers[1].name: "L1" is already used by tiers[0]'],
         ),
+        (
+            BASE + MAILBOX.replace('password = "secret"', 'auth = "xoauth2"'),
+            [
+                'mailboxes[0]: auth = "xoauth2" needs exactly one of oauth2_token_command or '
+                "oauth2_token_file"
+            ],
+        ),
+        (
+            BASE + MAILBOX + 'auth = "xoauth2"\noauth2_token_file = "t"\n',
+            ['mailboxes[0]: auth = "xoauth2" takes a token, not a password'],
+        ),
+        (
+            BASE + MAILBOX + 'oauth2_token_file = "t"\n',
+            ['mailboxes[0].oauth2_token_file: only used with auth = "xoauth2"'],
+        ),
     ],
 )
 def test_problems_across_keys(tmp_path: Path, text: str, expected: list[str]) -> None:

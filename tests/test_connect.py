@@ -151,3 +151,34 @@ def test_check_connect_relay_with_login(
         assert code == 1 and "login to 127.0.0.1" in err and "535" in err
     finally:
         sink.stop()
+
+
+def test_xoauth2_token_from_a_command_and_a_file(
+    run: Run,
+    dovecot: Dovecot,
+    imap_account: Account,
+    write_desk: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    """Dovecot checks an XOAUTH2 token like a password here; the login path is the real one."""
+    token_file = tmp_path / "token"
+    token_file.write_text(imap_account.password + "\n")
+    base = (
+        f'[helpdesk]\naddress = "s@example.com"\n[database]\nurl = "sqlite:///{tmp_path}/x.db"\n'
+        '[smtp]\nspool_dir = "out"\n[[mailboxes]]\nname = "gmail"\nhost = "127.0.0.1"\n'
+        f'port = {dovecot.imap_port}\nsecurity = "none"\nusername = "{imap_account.username}"\n'
+        'auth = "xoauth2"\n'
+    )
+    config = write_desk(base + f'oauth2_token_command = "cat {token_file}"\n')
+    run("-c", str(config), "db", "upgrade")
+    code, out, err = run("-c", str(config), "check", "--connect")
+    assert (code, err) == (0, ""), out
+    config.write_text(base + f'oauth2_token_file = "{token_file}"\n')
+    assert run("-c", str(config), "check", "--connect")[0] == 0
+    config.write_text(base + 'oauth2_token_command = "false"\n')
+    code, _, err = run("-c", str(config), "check")
+    assert code == 2 and "mailboxes[0].oauth2_token_command: gave no token (exit code 1)" in err
+    token_file.write_text("expired-token")
+    config.write_text(base + f'oauth2_token_file = "{token_file}"\n')
+    code, _, err = run("-c", str(config), "check", "--connect")
+    assert code == 1 and "login to 127.0.0.1" in err

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from maildesk.cli import output
 from maildesk.cli.context import Desk, pass_desk
-from maildesk.config import Settings, read_password, secret_problems
+from maildesk.config import Settings, mailbox_secret, read_password, secret_problems
 from maildesk.errors import Problem, UserError
 from maildesk.outbox.sender import RelayUnavailable, probe_relay
 from maildesk.render import template_files, template_problems
@@ -103,7 +103,7 @@ def _check_servers(desk: Desk, settings: Settings, report: Report) -> None:
         key = f"mailboxes[{index}]"
 
         def mailbox(box=box, key=key) -> str:  # type: ignore[no-untyped-def]
-            status = probe_mailbox(box, read_password(box, key))
+            status = probe_mailbox(box, mailbox_secret(box, key))
             return f"{box.host}: {status.folder} has {status.messages} message(s)"
 
         attempt(f"mailbox {box.name}", key, mailbox)

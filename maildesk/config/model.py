@@ -90,6 +90,9 @@ class Mailbox(Credentials):
     name: OneLine
     host: OneLine
     username: OneLine
+    auth: Literal["password", "xoauth2"] = "password"
+    oauth2_token_command: str | None = None
+    oauth2_token_file: ConfigPath | None = None
     port: Port | None = None
     security: Security = "tls"
     tls_verify: bool = True

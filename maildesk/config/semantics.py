@@ -86,7 +86,25 @@ def _mailboxes(settings: Settings) -> Iterator[str]:
         if box.name in seen:
             yield f'{key}.name: "{box.name}" is already used by mailboxes[{seen[box.name]}]'
         seen.setdefault(box.name, index)
-        yield from _credentials(key, box, required=True)
+        if box.auth == "xoauth2":
+            tokens = [
+                k
+                for k in ("oauth2_token_command", "oauth2_token_file")
+                if getattr(box, k) is not None
+            ]
+            if len(tokens) != 1:
+                yield (
+                    f'{key}: auth = "xoauth2" needs exactly one of oauth2_token_command '
+                    "or oauth2_token_file"
+                )
+            if box.password_sources():
+                yield f'{key}: auth = "xoauth2" takes a token, not a password'
+        else:
+            yield from _credentials(key, box, required=True)
+            for token_key in ("oauth2_token_command", "oauth2_token_file"):
+                if getattr(box, token_key) is not None:
+                    yield f'{key}.{token_key}: only used with auth = "xoauth2"'
+
         if box.processed_folder and box.processed_folder == box.folder:
             yield f'{key}.processed_folder: must differ from folder (or be "")'
         if box.quarantine_folder and box.quarantine_folder == box.folder:

@@ -35,7 +35,10 @@ class FolderStatus:
 
 
 def open_mailbox(box: Mailbox, password: str | None) -> IMAPClient:
-    """Connect and log in with the mailbox's security setting."""
+    """Connect and log in with the mailbox's security setting.
+
+    ``password`` is the access token when ``box.auth`` is "xoauth2".
+    """
     where = f"{box.host}:{box.effective_port}"
     context = tls_context(box.tls_verify, box.tls_ca_file)
     try:
@@ -51,7 +54,10 @@ def open_mailbox(box: Mailbox, password: str | None) -> IMAPClient:
     try:
         if box.security == "starttls":
             client.starttls(context)
-        client.login(box.username, password or "")
+        if box.auth == "xoauth2":
+            client.oauth2_login(box.username, password or "")
+        else:
+            client.login(box.username, password or "")
     except LoginError as exc:
         _close(client)
         raise MailboxUnavailable(
