@@ -15,20 +15,18 @@ import traceback
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from maildesk.clock import Clock, SystemClock
 from maildesk.config.model import Settings
-from maildesk.errors import Problem, Quarantined, TryLater, UserError
+from maildesk.errors import Quarantined, TryLater
 from maildesk.guards import Ours, Verdict, judge
 from maildesk.parse import Limits, ParsedMail, parse_mail
 from maildesk.routing.route import Route, default_route
 from maildesk.store import ingest as store
 from maildesk.store.db import transaction
-from maildesk.store.models import QuarantinedMessage, Ticket
-from maildesk.store.quarantine import release
+from maildesk.store.models import Ticket
 from maildesk.thread import Decision, Policy, clean_subject, decide, find_token, plus_ticket
 from maildesk.visible import visible_text
 
@@ -94,7 +92,7 @@ class Pipeline:
         for attempt in range(3):
             try:
                 with transaction(self.sessions) as session:
-                    outcome = self._store(session, mail, verdict, source, now)
+                    outcome = self.store_parsed(session, mail, verdict, source, now)
                 return outcome if acknowledge else replace(outcome, auto_reply=False)
             except TryLater:
                 raise
@@ -116,41 +114,7 @@ class Pipeline:
                 )
         raise AssertionError("unreachable")
 
-    def retry_quarantined(self, row_id: int) -> Outcome:
-        """Run a quarantined message through the pipeline again, in one transaction.
-
-        A held message goes into the ticket it named: the admin vouched for it.
-        """
-        now = self.clock.now()
-        with transaction(self.sessions) as session:
-            row = session.get(QuarantinedMessage, row_id)
-            if row is None:
-                raise UserError([Problem("", f"no quarantined message {row_id}")])
-            if row.state != "held":
-                return Outcome(row.state, detail=f"already {row.state}")
-            try:
-                mail = parse_mail(row.raw, self.limits)
-            except Quarantined as exc:
-                row.attempts += 1
-                row.reason = exc.reason
-                return Outcome("quarantined", detail=exc.reason)
-            attempts, forced = row.attempts, None
-            if row.kind == "held" and row.ticket_id is not None:
-                forced = Decision(row.ticket_id, "released", "released from hold by an admin")
-            source = row.source
-            release(session, row)
-            outcome = self._store(session, mail, judge(mail, self.ours), source, now, forced)
-            if outcome.status == "quarantined":
-                again = session.scalar(
-                    select(QuarantinedMessage).where(
-                        QuarantinedMessage.dedupe_key == mail.dedupe_key
-                    )
-                )
-                if again is not None:
-                    again.attempts = attempts + 1
-            return outcome
-
-    def _store(
+    def store_parsed(
         self,
         session: Session,
         mail: ParsedMail,
@@ -159,6 +123,10 @@ class Pipeline:
         now: datetime,
         forced: Decision | None = None,
     ) -> Outcome:
+        """Every stage after parsing, inside the caller's transaction.
+
+        ``forced`` skips threading (an admin released a held message into its ticket).
+        """
         where = store.already_stored(session, mail.dedupe_key)
         if where is not None:
             return Outcome(

@@ -295,3 +295,32 @@ def test_corpus_thread_pair_is_threaded(engine: Engine) -> None:
     third = p.ingest(other.path.read_bytes(), "corpus")
     assert first.new_ticket and second.ticket_id == first.ticket_id and not second.new_ticket
     assert third.new_ticket and third.ticket_id != first.ticket_id
+
+
+def test_replies_to_every_corpus_mail_thread_back(engine: Engine) -> None:
+    """For each corpus mail that opens a ticket, a reply by References and one by token
+    (behind Outlook-style prefixes) land in that ticket."""
+    need_corpus()
+    p = make_pipeline(engine)
+    checked = 0
+    for sample in CORPUS:
+        first = p.ingest(sample.path.read_bytes(), "corpus")
+        if not first.new_ticket or first.message_id is None:
+            continue
+        with session_factory(engine)() as s:
+            ticket = s.get(Ticket, first.ticket_id)
+            assert ticket is not None and ticket.requester is not None
+            sender = ticket.requester.address
+        by_refs = mail(
+            "Re: something else entirely",
+            sender=sender,
+            msgid=f"<r1-{checked}@test>",
+            headers=f"References: <x@y> {first.message_id}\r\n",
+        )
+        by_token = mail(
+            f"RE: AW: [#{first.ticket_id}] whatever", sender=sender, msgid=f"<r2-{checked}@test>"
+        )
+        assert p.ingest(by_refs, "test").ticket_id == first.ticket_id, sample.name
+        assert p.ingest(by_token, "test").ticket_id == first.ticket_id, sample.name
+        checked += 1
+    assert checked > 100

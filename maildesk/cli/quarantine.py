@@ -10,6 +10,7 @@ import click
 from maildesk.cli import output
 from maildesk.cli.context import Desk, pass_desk
 from maildesk.errors import Problem, UserError
+from maildesk.quarantine import retry_quarantined
 from maildesk.store.models import QuarantinedMessage
 from maildesk.store.quarantine import quarantined
 
@@ -119,7 +120,7 @@ def quarantine_retry(desk: Desk, numbers: tuple[int, ...], everything: bool, as_
     if everything:
         with desk.sessions()() as session:
             numbers = tuple(r.id for r in quarantined(session))
-    results = [pipeline.retry_quarantined(n) for n in numbers]
+    results = [retry_quarantined(pipeline, n) for n in numbers]
     if as_json:
         output.print_json(
             [
