@@ -342,3 +342,72 @@ def test_import_refuses_what_is_not_an_archive(
     (tmp_path / "x.txt").write_text("hello")
     code, _, err = run("-c", str(config), "import", str(tmp_path / "x.txt"))
     assert code == 2 and "not an mbox file" in err
+
+
+def test_uidvalidity_change_means_reading_the_folder_again(
+    engine: Engine, db_url: str, dovecot: Dovecot, imap_account: Account
+) -> None:
+    client = dovecot.client(imap_account)
+    client.create_folder("Support")
+    client.append("Support", mail(1))
+    client.logout()
+    settings = settings_for(db_url, dovecot, imap_account, folder="Support", processed_folder="")
+    reader = MailboxReader(
+        settings.mailboxes[0],
+        Pipeline(settings, session_factory(engine)),
+        lambda: imap_account.password,
+    )
+    try:
+        assert reader.process_pending() == 1
+        reader.close()
+        client = dovecot.client(imap_account)
+        client.delete_folder("Support")  # recreated: new UIDVALIDITY, UIDs start again at 1
+        client.create_folder("Support")
+        client.append("Support", mail(1))
+        client.append("Support", mail(2))
+        client.logout()
+        assert reader.process_pending() == 2  # both read; the old one is a duplicate
+    finally:
+        reader.close()
+    assert sorted(stored(engine)) == ["<q1@example.org>", "<q2@example.org>"]
+
+
+def test_copy_and_expunge_where_the_server_has_no_move(
+    engine: Engine, db_url: str, dovecot: Dovecot, imap_account: Account
+) -> None:
+    append(dovecot, imap_account, [mail(1), mail(2), b"junk\r\n"])
+    settings = settings_for(db_url, dovecot, imap_account)
+    reader = MailboxReader(
+        settings.mailboxes[0],
+        Pipeline(settings, session_factory(engine)),
+        lambda: imap_account.password,
+    )
+    try:
+        reader.connect()
+        reader.moves = False  # as on a server without the MOVE extension
+        assert reader.process_pending() == 3
+    finally:
+        reader.close()
+    assert folder_count(dovecot, imap_account, "INBOX") == 0
+    assert folder_count(dovecot, imap_account, "Processed") == 2
+    assert folder_count(dovecot, imap_account, "Quarantine") == 1
+
+
+def test_daemon_reconnects_after_an_imap_server_restart(
+    engine: Engine, db_url: str, dovecot: Dovecot, imap_account: Account
+) -> None:
+    settings = settings_for(db_url, dovecot, imap_account, poll_interval=1)
+    daemon = Daemon(settings, Pipeline(settings, session_factory(engine)))
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        append(dovecot, imap_account, [mail(1)])
+        _wait(lambda: "<q1@example.org>" in stored(engine), 20)
+        dovecot.restart()
+        append(dovecot, imap_account, [mail(2)])
+        _wait(lambda: "<q2@example.org>" in stored(engine), 60)
+    finally:
+        daemon.stop()
+        thread.join(15)
+    assert not thread.is_alive()
+    assert sorted(stored(engine)) == ["<q1@example.org>", "<q2@example.org>"]

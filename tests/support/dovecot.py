@@ -74,6 +74,25 @@ class Dovecot:
         client.login(account.username, account.password)
         return client
 
+    binary: str = "dovecot"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "-F", "-c", str(self.root / "dovecot.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if not (wait_for_port(self.imap_port) and wait_for_port(self.imaps_port)):
+            self.stop()
+            log_file = self.root / "dovecot.log"
+            log = log_file.read_text() if log_file.exists() else ""
+            raise RuntimeError(f"dovecot did not start:\n{log}")
+
+    def restart(self) -> None:
+        """Stop and start again on the same ports: every open connection drops."""
+        self.stop()
+        self.start()
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -179,13 +198,6 @@ service anvil {{
   chroot =
 }}
 """)
-    server.process = subprocess.Popen(
-        [binary, "-F", "-c", str(root / "dovecot.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    if not (wait_for_port(server.imap_port) and wait_for_port(server.imaps_port)):
-        server.stop()
-        log = (root / "dovecot.log").read_text() if (root / "dovecot.log").exists() else ""
-        raise RuntimeError(f"dovecot did not start:\n{log}")
+    server.binary = binary
+    server.start()
     return server
