@@ -241,7 +241,10 @@ def run_mailbox(reader: MailboxReader, stop: threading.Event) -> None:
     backoff = 1.0
     while not stop.is_set():
         try:
-            reader.process_pending(stop)
+            # Mail that arrived while we worked was announced during our own commands,
+            # and a server does not repeat that in IDLE: look again until nothing is new.
+            while reader.process_pending(stop) and not stop.is_set():
+                pass
             backoff = 1.0
             reader.wait_for_mail(stop)
         except TryLater as exc:
