@@ -411,3 +411,41 @@ def test_daemon_reconnects_after_an_imap_server_restart(
         thread.join(15)
     assert not thread.is_alive()
     assert sorted(stored(engine)) == ["<q1@example.org>", "<q2@example.org>"]
+
+
+def test_big_messages_are_fetched_a_few_at_a_time(
+    engine: Engine,
+    db_url: str,
+    dovecot: Dovecot,
+    imap_account: Account,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import maildesk.sources.imap as imap
+
+    monkeypatch.setattr(imap, "MAX_FETCH_BYTES", 1000)
+    big = [
+        mail(n).replace(b"Question number", b"x" * 600 + b" Question number") for n in range(1, 6)
+    ]
+    append(dovecot, imap_account, big)
+    settings = settings_for(db_url, dovecot, imap_account)
+    reader = MailboxReader(
+        settings.mailboxes[0],
+        Pipeline(settings, session_factory(engine)),
+        lambda: imap_account.password,
+    )
+    fetches: list[int] = []
+    try:
+        client = reader._client()
+        original = client.fetch
+
+        def counting_fetch(uids, items):  # type: ignore[no-untyped-def]
+            if items == ["BODY.PEEK[]"]:
+                fetches.append(len(uids))
+            return original(uids, items)
+
+        monkeypatch.setattr(client, "fetch", counting_fetch)
+        assert reader.process_pending() == 5
+    finally:
+        reader.close()
+    assert fetches == [1, 1, 1, 1, 1]
+    assert len(stored(engine)) == 5

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from maildesk.pipeline import Outcome, Pipeline
 from maildesk.store.mailboxes import folder_progress, save_folder_progress
 
 log = logging.getLogger("maildesk.imap")
+MAX_FETCH_BYTES = 64 * 1024 * 1024  # one fetch's worth of messages held in memory
 
 
 class MailboxUnavailable(Exception):
@@ -150,14 +151,28 @@ class MailboxReader:
         uids = sorted(u for u in client.search(criteria) if u > last)
         handled = 0
         for start in range(0, len(uids), self.batch_size):
-            if stop is not None and stop.is_set():
-                break
-            handled += self._process_batch(
-                client, uids[start : start + self.batch_size], uidvalidity
-            )
+            for batch in self._by_size(client, uids[start : start + self.batch_size]):
+                if stop is not None and stop.is_set():
+                    break
+                handled += self._process_batch(client, batch, uidvalidity)
         if handled and not self.moves and self.box.processed_folder:
             client.expunge()
         return handled
+
+    def _by_size(self, client: IMAPClient, uids: list[int]) -> Iterator[list[int]]:
+        """Split a batch so that one fetch holds at most MAX_FETCH_BYTES (big attachments)."""
+        sizes = client.fetch(uids, ["RFC822.SIZE"])
+        batch: list[int] = []
+        total = 0
+        for uid in uids:
+            size = int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))
+            if batch and total + size > MAX_FETCH_BYTES:
+                yield batch
+                batch, total = [], 0
+            batch.append(uid)
+            total += size
+        if batch:
+            yield batch
 
     def _process_batch(self, client: IMAPClient, batch: list[int], uidvalidity: int) -> int:
         """Commit each message, then acknowledge the committed ones in a few commands.
