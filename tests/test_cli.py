@@ -53,6 +53,7 @@ def test_init_writes_a_complete_desk(run: Run, tmp_path: Path) -> None:
     assert code == 0 and "maildesk -c" in out
     desk = tmp_path / "d"
     assert sorted(p.name for p in desk.iterdir()) == [
+        "customers.yaml",
         "maildesk.db",
         "maildesk.toml",
         "outgoing",

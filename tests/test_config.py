@@ -115,8 +115,8 @@ def test_smtp_port_follows_security(tmp_path: Path, security: str, port: int) ->
         (
             'colour = "blue"\n',
             [
-                "colour: unknown key (known keys: database, helpdesk, inbound, ingest, "
-                "mailboxes, paths, smtp, tiers)"
+                "colour: unknown key (known keys: calendar, database, helpdesk, inbound, ingest, "
+                "mailboxes, paths, sla_policies, smtp, tiers)"
             ],
         ),
     ],

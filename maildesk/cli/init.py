@@ -35,6 +35,8 @@ def init(directory: Path, force: bool, no_db: bool) -> None:
         )
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(CONFIG, config)
+    if not (directory / "customers.yaml").exists() or force:
+        shutil.copyfile(CONFIG.with_name("customers.yaml"), directory / "customers.yaml")
     for name in ("rules", "templates"):
         shutil.copytree(starter_dir(name), directory / name, dirs_exist_ok=True)
     (directory / "outgoing").mkdir(exist_ok=True)

@@ -145,6 +145,29 @@ class Ingest(Section):
 class Paths(Section):
     rules: ConfigPath = Path("rules")
     templates: ConfigPath = Path("templates")
+    customers: ConfigPath | None = None
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Calendar(Section):
+    """Business hours: which days, which hours (several ranges a day), which holidays."""
+
+    timezone: str | None = None  # default: helpdesk.timezone
+    days: Annotated[tuple[Weekday, ...], Field(strict=False)] = ("mon", "tue", "wed", "thu", "fri")
+    hours: Annotated[tuple[str, ...], Field(strict=False)] = ("09:00-18:00",)
+    holidays: Annotated[tuple[str, ...], Field(strict=False)] = ()
+
+
+class SlaPolicy(Section):
+    """Response and resolution targets ("15m", "2h", "1d"), counted in business or all hours."""
+
+    name: Annotated[str, Field(min_length=1)]
+    first_response: str | None = None
+    next_response: str | None = None
+    resolution: str | None = None
+    hours: Literal["business", "24/7"] = "business"
 
 
 class Tier(Section):
@@ -166,6 +189,8 @@ class Settings(Section):
     ingest: Ingest = Field(default_factory=Ingest)
     paths: Paths = Field(default_factory=Paths)
     tiers: Annotated[tuple[Tier, ...], Field(strict=False)] = ()
+    calendar: Calendar = Field(default_factory=Calendar)
+    sla_policies: Annotated[tuple[SlaPolicy, ...], Field(strict=False)] = ()
     # Where the settings came from: set by the loader, never a TOML key.
     _source: Path = PrivateAttr(default=Path("maildesk.toml"))
 
@@ -175,3 +200,6 @@ class Settings(Section):
 
     def tier(self, name: str) -> Tier | None:
         return next((t for t in self.tiers if t.name == name), None)
+
+    def sla_policy(self, name: str) -> SlaPolicy | None:
+        return next((p for p in self.sla_policies if p.name == name), None)

@@ -7,9 +7,11 @@ escalates to a tier that does not exist, a relay with no password.
 
 from __future__ import annotations
 
+import re
 import string
 import zoneinfo
 from collections.abc import Iterator
+from datetime import date, time, timedelta
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -27,6 +29,8 @@ def semantic_problems(settings: Settings) -> list[str]:
         *_smtp(settings),
         *_inbound(settings),
         *_tiers(settings),
+        *_calendar(settings),
+        *_sla_policies(settings),
     ]
 
 
@@ -160,3 +164,64 @@ def _escalation_cycles(settings: Settings) -> Iterator[str]:
             reported.update(path)
             ring = " -> ".join([*path, tier.name])
             yield f"tiers[{index}].escalates_to: escalation goes in a circle ({ring})"
+
+
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*$")
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """ "15m", "2h", "1d", "1h30m" -> timedelta; None if it is not one of those."""
+    match = _DURATION.match(text.lower())
+    if not match or not any(match.groups()):
+        return None
+    days, hours, minutes = (int(g) if g else 0 for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
+def parse_hours(text: str) -> tuple[time, time] | None:
+    """ "09:00-18:00" -> (09:00, 18:00); None if malformed or empty."""
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text)
+    if not match:
+        return None
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2) or (h2, m2) <= (h1, m1):
+        return None
+    return time(h1, m1), (time(23, 59, 59, 999999) if h2 == 24 else time(h2, m2))
+
+
+def _calendar(settings: Settings) -> Iterator[str]:
+    cal = settings.calendar
+    if cal.timezone is not None:
+        try:
+            zoneinfo.ZoneInfo(cal.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            yield f'calendar.timezone: unknown time zone "{cal.timezone}"'
+    for index, hours in enumerate(cal.hours):
+        if parse_hours(hours) is None:
+            yield (
+                f'calendar.hours[{index}]: expected "HH:MM-HH:MM" such as "09:00-18:00", '
+                f'got "{hours}"'
+            )
+    for index, day in enumerate(cal.holidays):
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            yield f'calendar.holidays[{index}]: expected a date like "2026-12-25", got "{day}"'
+
+
+def _sla_policies(settings: Settings) -> Iterator[str]:
+    seen: dict[str, int] = {}
+    for index, policy in enumerate(settings.sla_policies):
+        if policy.name in seen:
+            yield (
+                f'sla_policies[{index}].name: "{policy.name}" is already used by '
+                f"sla_policies[{seen[policy.name]}]"
+            )
+        seen.setdefault(policy.name, index)
+        for key in ("first_response", "next_response", "resolution"):
+            value = getattr(policy, key)
+            if value is not None and parse_duration(value) is None:
+                yield (
+                    f'sla_policies[{index}].{key}: expected a duration like "15m", "2h" '
+                    f'or "1d", got "{value}"'
+                )
