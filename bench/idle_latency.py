@@ -42,6 +42,8 @@ def main() -> None:
     try:
         account = server.add_account()
         url = f"sqlite:///{work / 'l.db'}"
+        (work / "rules").mkdir()
+        (work / "templates").mkdir()
         engine = make_engine(url)
         upgrade(engine)
         settings = settings_from_mapping(

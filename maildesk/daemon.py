@@ -18,11 +18,13 @@ from typing import Any
 
 from maildesk.config import Settings, mailbox_secret
 from maildesk.pipeline import Pipeline
+from maildesk.routing.router import Router, Signature, rules_signature
 from maildesk.sources.imap import MailboxReader, run_mailbox
 from maildesk.sources.inbound import start_listener
 
 log = logging.getLogger("maildesk.daemon")
 STOP_TIMEOUT = 8.0  # seconds; SIGTERM must end the process within 10
+RELOAD_CHECK = 1.0  # seconds between looks at the rule files
 
 
 class Daemon:
@@ -77,8 +79,9 @@ class Daemon:
                 thread.start()
                 threads.append(thread)
             self._describe()
-            while not self.stopping.wait(1.0):
-                pass
+            signature = rules_signature(self.settings)
+            while not self.stopping.wait(RELOAD_CHECK):
+                signature = self.reload_rules(signature)
         finally:
             self.stopping.set()
             if listener is not None:
@@ -90,6 +93,30 @@ class Daemon:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def reload_rules(self, seen: Signature) -> Signature:
+        """New rule files take effect at once; a broken file changes nothing.
+
+        Returns the signature now in force; a broken set is remembered so that
+        its error is logged once, not every few seconds.
+        """
+        current = rules_signature(self.settings)
+        if current == seen:
+            return seen
+        router, problems = Router.load(self.settings)
+        if problems:
+            log.error(
+                "rules not reloaded, the previous rules stay in force: %s",
+                "; ".join(str(p) for p in problems),
+            )
+            return current
+        self.pipeline.router = router
+        log.info(
+            "rules reloaded: %d rule(s) from %d file(s)",
+            len(router.rules.rules),
+            len(router.rules.files),
+        )
+        return current
 
     def _describe(self) -> None:
         s = self.settings

@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maildesk.clock import Clock, SystemClock
 from maildesk.config.model import Settings
-from maildesk.errors import Quarantined, TryLater
+from maildesk.errors import Quarantined, TryLater, UserError
 from maildesk.guards import Ours, Verdict, judge
 from maildesk.parse import Limits, ParsedMail, parse_mail
-from maildesk.routing.route import Route, default_route
+from maildesk.routing.facts import CustomerInfo
+from maildesk.routing.route import Route
+from maildesk.routing.router import Router
 from maildesk.store import ingest as store
 from maildesk.store.db import transaction
 from maildesk.store.models import Ticket
@@ -43,11 +45,16 @@ class Outcome:
     new_ticket: bool = False
     auto_reply: bool = False  # may an automatic reply go out (not a loop suspect)
     detail: str = ""
+    acknowledge: str | bool | None = None  # a rule's choice of template, or False for none
 
 
 class Pipeline:
     def __init__(
-        self, settings: Settings, sessions: sessionmaker[Session], clock: Clock | None = None
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        clock: Clock | None = None,
+        router: Router | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -65,9 +72,12 @@ class Pipeline:
         ours = {settings.helpdesk.address.lower()}
         ours |= {b.username.lower() for b in settings.mailboxes if "@" in b.username}
         self.ours = Ours(addresses=frozenset(ours), loop_token=settings.helpdesk.address)
-
-    def route(self, mail: ParsedMail) -> Route:
-        return default_route(self.settings)
+        if router is None:
+            router, problems = Router.load(settings)
+            if problems:
+                raise UserError(problems)
+        # Replaced whole when rule files change (see daemon.py); read once per message.
+        self.router = router
 
     def ingest(self, raw: bytes, source: str, *, acknowledge: bool = True) -> Outcome:
         """Store one message exactly once; raises TryLater if the database is down.
@@ -155,16 +165,18 @@ class Pipeline:
                 message_id=mail.message_id,
                 detail=decision.reason,
             )
+        visible = visible_text(mail.text)
+        acknowledge: str | bool | None = None
         if decision.ticket_id is None:
-            ticket = self._open_ticket(session, mail, decision, source, now)
+            ticket, route = self._open_ticket(session, mail, decision, source, now, visible)
+            acknowledge = route.acknowledge
             new = True
         else:
             found = session.get(Ticket, decision.ticket_id)
             assert found is not None  # decide() only names tickets that exist
             ticket = found
             new = False
-            self._update_ticket(session, ticket, mail, decision, now)
-        visible = visible_text(mail.text)
+            self._update_ticket(session, ticket, mail, decision, now, visible)
         message = store.store_message(
             session,
             ticket,
@@ -190,8 +202,9 @@ class Pipeline:
             ticket_id=ticket.id,
             message_id=mail.message_id,
             new_ticket=new,
-            auto_reply=not verdict.loop_suspect,
+            auto_reply=not verdict.loop_suspect and acknowledge is not False,
             detail=decision.reason,
+            acknowledge=acknowledge,
         )
 
     def _decide(self, session: Session, mail: ParsedMail, now: datetime) -> Decision:
@@ -208,21 +221,35 @@ class Pipeline:
         return decide(mail, self.policy, hits, facts, now)
 
     def _open_ticket(
-        self, session: Session, mail: ParsedMail, decision: Decision, source: str, now: datetime
-    ) -> Ticket:
+        self,
+        session: Session,
+        mail: ParsedMail,
+        decision: Decision,
+        source: str,
+        now: datetime,
+        visible: str,
+    ) -> tuple[Ticket, Route]:
         assert mail.sender is not None
-        route = self.route(mail)
         customer = store.customer_for(session, mail.sender, now)
+        stored = CustomerInfo(customer.category, customer.organization, customer.language)
+        router = self.router
+        route, _ = router.route_new(router.facts(mail, visible, stored, now))
+        if route.customer_category is not None:
+            customer.category = route.customer_category
+        if customer.language is None and route.language is not None:
+            customer.language = route.language
         subject = clean_subject(mail.subject, self.policy.token_format) or "(no subject)"
         ticket = Ticket(
             subject=subject,
             status="new",
-            priority=route.priority,
+            priority=route.priority or "normal",
             tier=route.tier,
             requester=customer,
             assignee=route.assignee,
             sla_policy=route.sla_policy,
             tags=list(route.tags),
+            language=route.language,
+            notify=list(route.notify),
             created_at=now,
             updated_at=now,
         )
@@ -239,7 +266,8 @@ class Pipeline:
                 "reason": decision.reason,
                 "tier": route.tier,
                 "priority": route.priority,
-                "route": list(route.trace),
+                "sla": route.sla_policy,
+                "rules": list(route.trace),
             },
             now,
         )
@@ -250,10 +278,16 @@ class Pipeline:
             store.add_event(
                 session, decision.follow_up_of, "maildesk", "followed_up", {"by": ticket.id}, now
             )
-        return ticket
+        return ticket, route
 
     def _update_ticket(
-        self, session: Session, ticket: Ticket, mail: ParsedMail, decision: Decision, now: datetime
+        self,
+        session: Session,
+        ticket: Ticket,
+        mail: ParsedMail,
+        decision: Decision,
+        now: datetime,
+        visible: str,
     ) -> None:
         assert mail.sender is not None
         sender = mail.sender.address
@@ -282,6 +316,50 @@ class Pipeline:
                 now,
             )
             ticket.status = "open"
+        if not is_agent:
+            self._route_reply(session, ticket, mail, now, visible)
+
+    def _route_reply(
+        self, session: Session, ticket: Ticket, mail: ParsedMail, now: datetime, visible: str
+    ) -> None:
+        """Rules marked ``on: reply`` may change a ticket when its customer writes again."""
+        router = self.router
+        if not any(rule.on_reply for rule in router.rules.rules):
+            return
+        customer = ticket.requester
+        stored = (
+            CustomerInfo(customer.category, customer.organization, customer.language)
+            if customer is not None
+            else None
+        )
+        route = router.route_reply(router.facts(mail, visible, stored, now, reply=True))
+        changes: dict[str, object] = {}
+        for field, value in (
+            ("priority", route.priority),
+            ("tier", route.tier),
+            ("assignee", route.assignee),
+            ("sla_policy", route.sla_policy),
+        ):
+            if value is not None and getattr(ticket, field) != value:
+                changes[field] = {"from": getattr(ticket, field), "to": value}
+                setattr(ticket, field, value)
+        new_tags = [t for t in route.tags if t not in ticket.tags]
+        if new_tags:
+            changes["tags"] = {"added": new_tags}
+            ticket.tags = [*ticket.tags, *new_tags]
+        new_notify = [a for a in route.notify if a not in ticket.notify]
+        if new_notify:
+            changes["notify"] = {"added": new_notify}
+            ticket.notify = [*ticket.notify, *new_notify]
+        if changes:
+            store.add_event(
+                session,
+                ticket.id,
+                "maildesk",
+                "routed",
+                {**changes, "rules": list(route.trace)},
+                now,
+            )
 
     def _participants(
         self, session: Session, ticket: Ticket, mail: ParsedMail, new: bool, now: datetime

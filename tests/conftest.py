@@ -26,6 +26,11 @@ Run = Callable[..., tuple[int, str, str]]
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
+# For tests that are not about routing: no rules, the shipped templates.
+NO_RULES = {
+    "rules": str(REPO / "tests" / "data" / "no-rules"),
+    "templates": str(REPO / "templates"),
+}
 
 
 @pytest.fixture(scope="session")
@@ -103,6 +108,8 @@ def write_desk(tmp_path: Path) -> Callable[..., Path]:
         desk.mkdir(exist_ok=True)
         if rules:
             shutil.copytree(starter_dir("rules"), desk / "rules", dirs_exist_ok=True)
+        else:
+            (desk / "rules").mkdir(exist_ok=True)
         if templates:
             shutil.copytree(starter_dir("templates"), desk / "templates", dirs_exist_ok=True)
         path = desk / "maildesk.toml"
@@ -121,6 +128,30 @@ url = "{url}"
 
 [smtp]
 spool_dir = "outgoing"
+
+[[tiers]]
+name = "L1"
+agents = ["agent@example.com"]
+escalates_to = "L2"
+
+[[tiers]]
+name = "L2"
+escalates_to = "L3"
+
+[[tiers]]
+name = "L3"
+
+[[sla_policies]]
+name = "normal"
+first_response = "2h"
+
+[[sla_policies]]
+name = "urgent"
+first_response = "15m"
+
+[[sla_policies]]
+name = "corporate"
+first_response = "1h"
 """
 
 

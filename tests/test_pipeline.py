@@ -20,6 +20,7 @@ from maildesk.store.models import (
     QuarantinedMessage,
     Ticket,
 )
+from tests.conftest import NO_RULES
 from tests.corpus import ids, need_corpus, samples
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -31,6 +32,7 @@ def make_pipeline(engine: Engine, clock: FixedClock | None = None, **helpdesk: o
             "helpdesk": {"address": "support@example.com", **helpdesk},
             "smtp": {"spool_dir": "out"},
             "tiers": [{"name": "L1", "agents": ["agent@example.com"]}, {"name": "L2"}],
+            "paths": NO_RULES,
         },
         name="test.toml",
         base=Path("/tmp"),

@@ -29,13 +29,13 @@ def test_shipped_rules_and_templates_are_clean() -> None:
         ("- name: a\n  when: {}\n", ['1: rule has no "then"']),
         (
             "- name: a\n  then: {}\n  colour: red\n",
-            ['3: unknown key "colour" (rule keys: name, when, then, stop)'],
+            ['3: unknown key "colour" (rule keys: name, when, then, stop, on)'],
         ),
         (
             "- name: a\n  then: {}\n- name: b\n  when: [x]\n  then: {}\n",
             ["4: when must be a mapping"],
         ),
-        ("- name: [a]\n  then: {}\n", ["1: name must be a string"]),
+        ("- name: [a]\n  then: {}\n", ["1: name must be a non-empty string"]),
         ("", []),
         ("# only a comment\n", []),
     ],

@@ -24,7 +24,7 @@ from maildesk.sources.imap import MailboxReader
 from maildesk.sources.inbound import start_listener
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import MailboxState, Message, QuarantinedMessage, Ticket
-from tests.conftest import Run
+from tests.conftest import NO_RULES, Run
 from tests.support.dovecot import Account, Dovecot
 from tests.support.need import free_port
 
@@ -47,6 +47,7 @@ def settings_for(
         "database": {"url": db_url},
         "smtp": {"spool_dir": "out"},
         "tiers": [{"name": "L1"}],
+        "paths": NO_RULES,
     }
     if dovecot is not None and account is not None:
         data["mailboxes"] = [

@@ -15,7 +15,7 @@ from maildesk.config import Settings, mailbox_secret, read_password, secret_prob
 from maildesk.errors import Problem, UserError
 from maildesk.outbox.sender import RelayUnavailable, probe_relay
 from maildesk.render import template_files, template_problems
-from maildesk.routing.rules import rule_paths, rule_problems
+from maildesk.routing.router import Router
 from maildesk.sources.imap import MailboxUnavailable, probe_mailbox
 from maildesk.store.schema import current_revision, head_revision
 
@@ -65,12 +65,14 @@ def check(ctx: click.Context, desk: Desk, connect: bool, as_json: bool) -> None:
 def _check_files(settings: Settings, report: Report) -> None:
     found = secret_problems(settings)
     report.bad("config", found) if found else report.ok("config", str(settings.source))
-    found = rule_problems(settings.paths.rules)
+    router, found = Router.load(settings)
     if found:
         report.bad("rules", found)
     else:
+        rules = router.rules
         report.ok(
-            "rules", f"{len(rule_paths(settings.paths.rules))} file(s) in {settings.paths.rules}"
+            "rules",
+            f"{len(rules.rules)} rule(s) in {len(rules.files)} file(s) in {settings.paths.rules}",
         )
     found = template_problems(settings.paths.templates)
     if found:

@@ -15,6 +15,7 @@ from maildesk.cli.db import db
 from maildesk.cli.ingest import import_archive, ingest
 from maildesk.cli.init import init
 from maildesk.cli.quarantine import quarantine
+from maildesk.cli.rules import rules
 from maildesk.cli.run import run
 from maildesk.cli.tickets import tickets
 from maildesk.errors import TryLater, UserError
@@ -44,7 +45,7 @@ def cli(ctx: click.Context, config: str | None) -> None:
     ctx.obj = Desk(config)
 
 
-for command in (init, check, db, tickets, run, ingest, import_archive, quarantine):
+for command in (init, check, db, tickets, rules, run, ingest, import_archive, quarantine):
     cli.add_command(command)
 
 

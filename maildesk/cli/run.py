@@ -11,8 +11,9 @@ from maildesk.cli.context import Desk, pass_desk
 from maildesk.config import secret_problems
 from maildesk.daemon import Daemon
 from maildesk.errors import UserError
+from maildesk.pipeline import Pipeline
 from maildesk.render import template_problems
-from maildesk.routing.rules import rule_problems
+from maildesk.routing.router import Router
 
 
 @click.command()
@@ -34,14 +35,15 @@ def run(desk: Desk, once: bool, verbose: bool) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
     settings = desk.settings
+    router, rule_trouble = Router.load(settings)
     problems = [
         *secret_problems(settings),
-        *rule_problems(settings.paths.rules),
+        *rule_trouble,
         *template_problems(settings.paths.templates),
     ]
     if problems:
         raise UserError(problems)
-    daemon = Daemon(settings, desk.pipeline())
+    daemon = Daemon(settings, Pipeline(settings, desk.sessions(), router=router))
     if once:
         handled = daemon.run_once()
         output.say(f"handled {handled} message(s)")

@@ -1,23 +1,19 @@
-"""The routing result for a new ticket. The YAML rules engine produces it; until
-rules are evaluated, every ticket gets the default: the first tier, normal priority."""
+"""The result of routing: what a new ticket gets (or a reply changes)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from maildesk.config.model import Settings
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class Route:
-    tier: str | None
-    priority: str = "normal"
+    tier: str | None = None
+    priority: str | None = None
     tags: tuple[str, ...] = ()
     assignee: str | None = None
     sla_policy: str | None = None
-    trace: tuple[str, ...] = field(default=())
-
-
-def default_route(settings: Settings) -> Route:
-    tier = settings.tiers[0].name if settings.tiers else None
-    return Route(tier=tier, trace=("default: first tier, normal priority",))
+    customer_category: str | None = None
+    acknowledge: str | bool | None = None  # template, False: none, None: the default
+    language: str | None = None
+    notify: tuple[str, ...] = ()
+    trace: tuple[str, ...] = ()  # the rules that matched, "name (file:line)"

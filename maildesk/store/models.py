@@ -124,6 +124,8 @@ class Ticket(Base):
     language: Mapped[str | None] = mapped_column(String(20))
     sla_policy: Mapped[str | None] = mapped_column(String(50))
     tags: Mapped[list[str]] = mapped_column(default=list)
+    # Extra addresses told about this ticket (set by rules: then: notify).
+    notify: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     first_response_at: Mapped[datetime | None]

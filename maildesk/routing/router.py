@@ -1,0 +1,109 @@
+"""Everything routing needs, loaded together and swapped as one on reload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from maildesk.config.model import Settings
+from maildesk.errors import Problem
+from maildesk.parse import ParsedMail
+from maildesk.render import template_files
+from maildesk.routing.customers import CustomerDirectory, load_customers
+from maildesk.routing.engine import RuleTrace, route_message
+from maildesk.routing.facts import CustomerInfo, Facts, facts_for
+from maildesk.routing.route import Route
+from maildesk.routing.rules import Known, RuleSet, load_rules
+from maildesk.sla.calendar import BusinessCalendar
+
+
+def known_names(settings: Settings) -> Known:
+    folder = settings.paths.templates
+    templates = set()
+    if folder.is_dir():
+        templates = {p.name.split(".", 1)[0] for p in template_files(folder)}
+    return Known(
+        tiers=frozenset(t.name for t in settings.tiers),
+        sla_policies=frozenset(p.name for p in settings.sla_policies),
+        templates=frozenset(templates),
+    )
+
+
+@dataclass(frozen=True)
+class Router:
+    rules: RuleSet
+    customers: CustomerDirectory
+    calendar: BusinessCalendar
+    default_tier: str | None
+
+    @classmethod
+    def load(cls, settings: Settings) -> tuple[Router, list[Problem]]:
+        rules, problems = load_rules(settings.paths.rules, known_names(settings))
+        customers, trouble = load_customers(settings.paths.customers)
+        router = cls(
+            rules,
+            customers,
+            BusinessCalendar.from_settings(settings),
+            settings.tiers[0].name if settings.tiers else None,
+        )
+        return router, [*problems, *trouble]
+
+    def customer(self, address: str, stored: CustomerInfo | None) -> CustomerInfo:
+        """The admin's list first, then what the database knows (e.g. set by a rule)."""
+        listed = self.customers.lookup(address) or CustomerInfo()
+        stored = stored or CustomerInfo()
+        return CustomerInfo(
+            category=listed.category or stored.category,
+            organization=listed.organization or stored.organization,
+            language=listed.language or stored.language,
+        )
+
+    def facts(
+        self,
+        mail: ParsedMail,
+        visible: str,
+        stored: CustomerInfo | None,
+        now: datetime,
+        *,
+        reply: bool = False,
+    ) -> Facts:
+        address = mail.sender.address if mail.sender else ""
+        return facts_for(
+            mail, visible, self.customer(address, stored), self.calendar.is_open(now), reply=reply
+        )
+
+    def route_new(
+        self, facts: Facts, *, explain: bool = False
+    ) -> tuple[Route, tuple[RuleTrace, ...]]:
+        route, traces = route_message(self.rules, facts, explain=explain)
+        return replace(
+            route,
+            tier=route.tier or self.default_tier,
+            priority=route.priority or "normal",
+            language=route.language or facts.customer.language or facts.language,
+        ), traces
+
+    def route_reply(self, facts: Facts) -> Route:
+        return route_message(self.rules, facts)[0]
+
+
+Signature = tuple[tuple[str, float, int], ...]
+
+
+def rules_signature(settings: Settings) -> Signature:
+    """What the router was loaded from; a change means: load again."""
+    paths: list[Path] = []
+    for folder in (settings.paths.rules, settings.paths.templates):
+        if folder.is_dir():
+            paths += sorted(p for p in folder.rglob("*") if p.is_file())
+    if settings.paths.customers is not None:
+        paths.append(settings.paths.customers)
+    signature = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        signature.append((str(path), stat.st_mtime, stat.st_size))
+    return tuple(signature)

@@ -1,0 +1,1 @@
+"""Service levels: the business calendar and, later, the SLA clock."""
