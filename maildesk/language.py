@@ -39,34 +39,46 @@ STOPWORDS: dict[str, frozenset[str]] = {
 }
 
 
+# word -> the languages it is a common word of; one dict lookup per word.
+_LANGUAGES_OF: dict[str, tuple[str, ...]] = {}
+for _lang, _words in STOPWORDS.items():
+    for _word in _words:
+        _LANGUAGES_OF[_word] = (*_LANGUAGES_OF.get(_word, ()), _lang)
+
+_SCRIPTS = {
+    "cyrillic": re.compile(r"[\u0400-\u04ff]"),
+    "cjk": re.compile(r"[\u4e00-\u9fff]"),
+    "kana": re.compile(r"[\u3040-\u30ff]"),
+    "hangul": re.compile(r"[\uac00-\ud7af]"),
+}
+_UKRAINIAN = re.compile(r"[іїєґІЇЄҐ]")
+
+
+_PUNCTUATION = ".,;:!?()[]{}<>\"'«»„“”‘’-–—*/\\|#@&%$^+=~`_0123456789"
+
+
 def detect_language(text: str) -> str | None:
-    sample = text[:4000]
-    letters = [c for c in sample if c.isalpha()]
-    if not letters:
+    sample = text[:300]
+    if not sample.strip():
         return None
-    counts = {
-        "cyrillic": sum(1 for c in letters if "\u0400" <= c <= "\u04ff"),
-        "cjk": sum(1 for c in letters if "\u4e00" <= c <= "\u9fff"),
-        "kana": sum(1 for c in letters if "\u3040" <= c <= "\u30ff"),
-        "hangul": sum(1 for c in letters if "\uac00" <= c <= "\ud7af"),
-    }
-    total = len(letters)
-    if counts["kana"] > total * 0.05:
-        return "ja"
-    if counts["hangul"] > total * 0.3:
-        return "ko"
-    if counts["cjk"] > total * 0.3:
-        return "zh"
-    words = [w.lower() for w in _WORD.findall(sample)]
-    if counts["cyrillic"] > total * 0.5:
-        ukrainian = sum(1 for c in letters if c in "іїєґІЇЄҐ")
-        ru_hits = sum(1 for w in words if w in STOPWORDS["ru"])
-        uk_hits = sum(1 for w in words if w in STOPWORDS["uk"])
-        return "uk" if ukrainian or uk_hits > ru_hits else "ru"
-    scores = {
-        lang: sum(1 for w in words if w in stops)
-        for lang, stops in STOPWORDS.items()
-        if lang not in ("ru", "uk")
-    }
-    best = max(scores, key=lambda lang: scores[lang])
-    return best if scores[best] > 0 else None
+    if not sample.isascii():
+        chars = len(sample) - sample.count(" ") - sample.count("\n")
+        scripts = {name: pattern.subn("", sample)[1] for name, pattern in _SCRIPTS.items()}
+        if scripts["kana"] > chars * 0.05:
+            return "ja"
+        if scripts["hangul"] > chars * 0.3:
+            return "ko"
+        if scripts["cjk"] > chars * 0.3:
+            return "zh"
+        cyrillic = scripts["cyrillic"] > chars * 0.4
+    else:
+        cyrillic = False
+    scores = dict.fromkeys(STOPWORDS, 0)
+    for word in sample.lower().split():
+        for lang in _LANGUAGES_OF.get(word.strip(_PUNCTUATION), ()):
+            scores[lang] += 1
+    if cyrillic:
+        return "uk" if _UKRAINIAN.search(sample) or scores["uk"] > scores["ru"] else "ru"
+    latin = {lang: score for lang, score in scores.items() if lang not in ("ru", "uk")}
+    best = max(latin, key=lambda lang: latin[lang])
+    return best if latin[best] > 0 else None

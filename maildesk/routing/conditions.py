@@ -40,9 +40,58 @@ OPERATORS = ("equals", "contains", "matches", "in", "glob", "exists")
 COMBINATORS = ("all", "any", "not")
 
 
+Predicate = Callable[[Facts], bool]
+
+
+class Names:
+    """Constants the generated routing function refers to: N0, N1, …"""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def add(self, value: Any) -> str:
+        name = f"N{len(self.values)}"
+        self.values[name] = value
+        return name
+
+
+def _all(preds: list[Predicate]) -> Predicate:
+    """A plain loop: cheaper per call than all() over a generator."""
+    if len(preds) == 2:
+        a, b = preds
+        return lambda f: a(f) and b(f)
+
+    def every(f: Facts) -> bool:
+        for pred in preds:  # noqa: SIM110 (a loop is cheaper than all() here)
+            if not pred(f):
+                return False
+        return True
+
+    return every
+
+
+def _any(preds: list[Predicate]) -> Predicate:
+    if len(preds) == 2:
+        a, b = preds
+        return lambda f: a(f) or b(f)
+
+    def some(f: Facts) -> bool:
+        for pred in preds:  # noqa: SIM110 (a loop is cheaper than any() here)
+            if pred(f):
+                return True
+        return False
+
+    return some
+
+
 class Condition:
-    def matches(self, facts: Facts) -> bool:
-        raise NotImplementedError
+    # Set by each kind of condition to one closure built at compile time.
+    matches: Predicate
+
+    def expression(self, names: Names) -> str:
+        """Python source for this condition over ``f`` (Facts) and ``L`` (its lower-cased
+        values), for the generated routing function (fastpath.py); constants go to names."""
+        return f"{names.add(self.matches)}(f)"
 
     def explain(self, facts: Facts) -> tuple[bool, str]:
         """(result, the part that decided it, in words)."""
@@ -51,8 +100,11 @@ class Condition:
 
 @dataclass
 class Always(Condition):
-    def matches(self, facts: Facts) -> bool:
-        return True
+    def __post_init__(self) -> None:
+        self.matches = lambda f: True
+
+    def expression(self, names: Names) -> str:
+        return "True"
 
     def explain(self, facts: Facts) -> tuple[bool, str]:
         return True, "no conditions (matches every message)"
@@ -62,8 +114,11 @@ class Always(Condition):
 class All(Condition):
     parts: Sequence[Condition]
 
-    def matches(self, facts: Facts) -> bool:
-        return all(p.matches(facts) for p in self.parts)
+    def __post_init__(self) -> None:
+        self.matches = _all([p.matches for p in self.parts])
+
+    def expression(self, names: Names) -> str:
+        return "(" + " and ".join(p.expression(names) for p in self.parts) + ")"
 
     def explain(self, facts: Facts) -> tuple[bool, str]:
         reasons = []
@@ -79,8 +134,11 @@ class All(Condition):
 class Any_(Condition):
     parts: Sequence[Condition]
 
-    def matches(self, facts: Facts) -> bool:
-        return any(p.matches(facts) for p in self.parts)
+    def __post_init__(self) -> None:
+        self.matches = _any([p.matches for p in self.parts])
+
+    def expression(self, names: Names) -> str:
+        return "(" + " or ".join(p.expression(names) for p in self.parts) + ")"
 
     def explain(self, facts: Facts) -> tuple[bool, str]:
         misses = []
@@ -96,8 +154,12 @@ class Any_(Condition):
 class Not(Condition):
     part: Condition
 
-    def matches(self, facts: Facts) -> bool:
-        return not self.part.matches(facts)
+    def __post_init__(self) -> None:
+        inner = self.part.matches
+        self.matches = lambda f: not inner(f)
+
+    def expression(self, names: Names) -> str:
+        return f"(not {self.part.expression(names)})"
 
     def explain(self, facts: Facts) -> tuple[bool, str]:
         ok, why = self.part.explain(facts)
@@ -122,12 +184,58 @@ class Leaf(Condition):
         self.get = self._getter()
         self.test = self._test()
         self.text = self._describe()
+        self.matches = self._fast()
+
+    def expression(self, names: Names) -> str:
+        """Inline the common comparisons on lower-cased text; call the closure otherwise."""
+        if self.field == "header" or not self.ignore_case or self.kind != "text":
+            return f"{names.add(self.matches)}(f)"
+        value = f"L[{self.field!r}]"
+        op = self.operator
+        if op == "contains":
+            return f"({names.add(str(self.value).lower())} in {value})"
+        if op == "equals":
+            return f"({value} == {names.add(str(self.value).lower())})"
+        if op == "in":
+            return f"({value} in {names.add(frozenset(str(v).lower() for v in self.value))})"
+        if op == "matches":
+            return f"({names.add(self.regex.search)}({value}) is not None)"
+        if op == "glob":
+            return f"({names.add(self.glob.match)}({value}) is not None)"
+        return f"{names.add(self.matches)}(f)"
+
+    def _fast(self) -> Callable[[Facts], bool]:
+        """One closure per leaf: the hot path of routing is one call per condition."""
+        test = self.test
+        if self.field != "header" and self.ignore_case and self.kind == "text":
+            key = self.field
+            op, value = self.operator, self.value
+            if op == "contains":
+                target = str(value).lower()
+                return lambda f: target in f.lower[key]
+            if op == "equals":
+                target = str(value).lower()
+                return lambda f: f.lower[key] == target
+            if op == "in":
+                choices = frozenset(str(v).lower() for v in value)
+                return lambda f: f.lower[key] in choices
+            if op == "matches":
+                search = self.regex.search
+                return lambda f: search(f.lower[key]) is not None
+            if op == "glob":
+                glob = self.glob.match
+                return lambda f: glob(f.lower[key]) is not None
+        if self.field == "header" and self.ignore_case:
+            name, any_value = (self.header or "").lower(), test
+            return lambda f: any_value(f.lower["headers"].get(name, ()))
+        get = self.get
+        return lambda f: test(get(f))
 
     def _getter(self) -> Getter:
         if self.field == "header":
             name = (self.header or "").lower()
             if self.ignore_case:
-                return lambda f: f.lower["headers"].get(name, ())  # type: ignore[attr-defined]
+                return lambda f: f.lower["headers"].get(name, ())
             return lambda f: f.headers.get(name, ())
         if self.ignore_case and self.kind != "bool":
             key = self.field
@@ -155,6 +263,7 @@ class Leaf(Condition):
             one = choices.__contains__
         elif op == "glob":
             pattern = re.compile(fnmatch.translate(self._fold(str(value))), re.DOTALL)
+            self.glob = pattern
             one = lambda v: pattern.match(v) is not None  # noqa: E731
         else:  # matches
             flags = re.IGNORECASE if self.ignore_case else 0
@@ -162,7 +271,14 @@ class Leaf(Condition):
             one = lambda v: regex.search(v) is not None  # noqa: E731
             self.regex = regex
         if self.kind == "list":
-            return lambda values: any(one(v) for v in values)
+
+            def any_value(values: Any) -> bool:
+                for v in values:  # noqa: SIM110 (a loop is cheaper than any() here)
+                    if one(v):
+                        return True
+                return False
+
+            return any_value
         return one
 
     def _describe(self) -> str:
@@ -171,21 +287,36 @@ class Leaf(Condition):
             return f"{name} is {'true' if self.value else 'false'}"
         if self.operator == "exists":
             return f"{name} {'exists' if self.value else 'does not exist'}"
-        shown = list(self.value) if self.operator == "in" else self.value
-        return f"{name} {self.operator} {shown!r}"
+        if self.operator == "in":
+            return f"{name} in [{', '.join(_quote(v) for v in self.value)}]"
+        return f"{name} {self.operator} {_quote(self.value)}"
 
-    def matches(self, facts: Facts) -> bool:
-        return self.test(self.get(facts))
+    def _original(self, facts: Facts) -> Any:
+        if self.field == "header":
+            return facts.headers.get((self.header or "").lower(), ())
+        return FIELDS[self.field][1](facts)
 
     def explain(self, facts: Facts) -> tuple[bool, str]:
         value = self.get(facts)
         ok = self.test(value)
+        # Show what the message really says, not the lower-cased copy compared.
+        original = self._original(facts)
         if self.operator == "matches" and ok and self.kind != "bool":
-            values = value if self.kind == "list" else (value,)
+            values = original if self.kind == "list" else (original,)
             hit = next((m for v in values if (m := self.regex.search(v))), None)
             if hit is not None:
-                return True, f"{self.text} (found {hit.group(0)!r})"
-        actual = value if self.kind != "list" else list(value)
+                return True, f"{self.text} (found {_quote(hit.group(0))})"
+        actual = original if self.kind != "list" else list(original)
         if isinstance(actual, str) and len(actual) > 60:
             actual = actual[:57] + "..."
-        return ok, f"{self.text} (it is {actual!r})"
+        shown = (
+            f"[{', '.join(_quote(v) for v in actual)}]"
+            if isinstance(actual, list | tuple)
+            else _quote(actual)
+        )
+        return ok, f"{self.text} (it is {shown})"
+
+
+def _quote(value: Any) -> str:
+    """A value as the admin wrote it in YAML: text in double quotes, no escaping."""
+    return f'"{value}"' if isinstance(value, str) else str(value).lower()

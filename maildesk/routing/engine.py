@@ -7,10 +7,11 @@ all rules run; for a customer reply only rules with ``on: reply``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from maildesk.routing.facts import Facts
 from maildesk.routing.route import Route
-from maildesk.routing.rules import Actions, Rule, RuleSet
+from maildesk.routing.rules import Actions, RuleSet
 
 
 @dataclass(frozen=True)
@@ -26,41 +27,53 @@ def route_message(
     rules: RuleSet, facts: Facts, *, explain: bool = False, base: Route | None = None
 ) -> tuple[Route, tuple[RuleTrace, ...]]:
     """The route for this message, and a trace of every rule (with reasons if ``explain``)."""
-    route = base or Route(tier=None)
+    changes: dict[str, Any] = {}
     traces: list[RuleTrace] = []
-    stopped = False
+    hits: list[str] = []
+    reply = facts.reply
+    if not explain:
+        evaluate, actions, labels = rules.compiled(reply)
+        for index in evaluate(facts):
+            hits.append(labels[index])
+            for name, value in actions[index]:
+                if name == "tags" or name == "notify":
+                    changes[name] = (*changes.get(name, ()), *value)
+                else:
+                    changes[name] = value
+        return _route(base, changes, hits), ()
     for rule in rules.rules:
-        if stopped or (facts.reply and not rule.on_reply):
-            why = "after a stop" if stopped else "only for new tickets"
-            if explain:
-                traces.append(RuleTrace(rule.name, rule.where, False, why, skipped=True))
+        if reply and not rule.on_reply:
+            traces.append(
+                RuleTrace(rule.name, rule.where, False, "only for new tickets", skipped=True)
+            )
             continue
-        if explain:
-            matched, reason = rule.when.explain(facts)
-        else:
-            matched, reason = rule.when.matches(facts), ""
-        if explain or matched:
-            traces.append(RuleTrace(rule.name, rule.where, matched, reason))
+        matched, reason = rule.when.explain(facts)
+        traces.append(RuleTrace(rule.name, rule.where, matched, reason))
         if matched:
-            route = apply(route, rule)
-            stopped = rule.stop
-    hits = tuple(f"{t.name} ({t.where})" for t in traces if t.matched)
-    return replace(route, trace=hits), tuple(traces)
+            hits.append(f"{rule.name} ({rule.where})")
+            _collect(changes, rule.then)
+            if rule.stop:
+                traces.extend(
+                    RuleTrace(r.name, r.where, False, "after a stop", skipped=True)
+                    for r in rules.rules[rules.rules.index(rule) + 1 :]
+                )
+                break
+    return _route(base, changes, hits), tuple(traces)
 
 
-def apply(route: Route, rule: Rule) -> Route:
-    then: Actions = rule.then
-    changes: dict[str, object] = {}
-    for name in ("tier", "priority", "sla_policy", "customer_category", "language"):
-        value = getattr(then, "sla" if name == "sla_policy" else name)
-        if value is not None:
+def _route(base: Route | None, changes: dict[str, Any], hits: list[str]) -> Route:
+    route = base or Route()
+    if "tags" in changes:
+        changes["tags"] = tuple(dict.fromkeys((*route.tags, *changes["tags"])))
+    if "notify" in changes:
+        changes["notify"] = tuple(dict.fromkeys((*route.notify, *changes["notify"])))
+    return replace(route, trace=tuple(hits), **changes)
+
+
+def _collect(changes: dict[str, Any], then: Actions) -> None:
+    """One rule's actions onto what earlier rules set: later values win, lists add up."""
+    for name, value in then.set_fields:
+        if name == "tags" or name == "notify":
+            changes[name] = (*changes.get(name, ()), *value)
+        else:
             changes[name] = value
-    if then.assign is not None:
-        changes["assignee"] = then.assign
-    if then.acknowledge is not None:
-        changes["acknowledge"] = then.acknowledge
-    if then.tags:
-        changes["tags"] = tuple(dict.fromkeys((*route.tags, *then.tags)))
-    if then.notify:
-        changes["notify"] = tuple(dict.fromkeys((*route.notify, *then.notify)))
-    return replace(route, **changes)  # type: ignore[arg-type]

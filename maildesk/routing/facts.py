@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from maildesk.language import detect_language
 from maildesk.parse import ParsedMail
@@ -37,7 +38,7 @@ class Facts:
     business_hours: bool = True
     reply: bool = False
     # Lower-cased copies, made once: every ignore_case comparison reads these.
-    lower: Mapping[str, object] = field(default_factory=dict)
+    lower: Mapping[str, Any] = field(default_factory=dict)
 
 
 def facts_for(
@@ -53,39 +54,42 @@ def facts_for(
     for name, value in mail.headers:
         headers[name] = (*headers.get(name, ()), value)
     attachments = [p for p in mail.parts if not p.inline]
-    facts = Facts(
+    customer = customer or CustomerInfo()
+    types = tuple(p.content_type for p in attachments)
+    names = tuple(p.filename for p in attachments)
+    recipient = tuple(a.address for a in (*mail.to, *mail.cc))
+    sender_name = mail.sender.name if mail.sender else ""
+    language = detect_language(f"{mail.subject}\n{visible}")
+    domain = sender.rpartition("@")[2]
+    lower: dict[str, Any] = {
+        "sender": sender,  # addresses are stored lower-cased already
+        "sender_domain": domain,
+        "sender_name": sender_name.lower(),
+        "recipient": recipient,
+        "subject": mail.subject.lower(),
+        "body": visible.lower(),
+        "attachment_type": tuple(t.lower() for t in types),
+        "attachment_name": tuple(n.lower() for n in names),
+        "language": language or "",
+        "customer_category": (customer.category or "").lower(),
+        "customer_organization": (customer.organization or "").lower(),
+        "customer_language": (customer.language or "").lower(),
+        "headers": {k: tuple(v.lower() for v in vs) for k, vs in headers.items()},
+    }
+    return Facts(
         sender=sender,
-        sender_domain=sender.rpartition("@")[2],
-        sender_name=mail.sender.name if mail.sender else "",
-        recipient=tuple(a.address for a in (*mail.to, *mail.cc)),
+        sender_domain=domain,
+        sender_name=sender_name,
+        recipient=recipient,
         subject=mail.subject,
         body=visible,
         headers=headers,
         has_attachments=bool(attachments),
-        attachment_type=tuple(p.content_type for p in attachments),
-        attachment_name=tuple(p.filename for p in attachments),
-        language=detect_language(f"{mail.subject}\n{visible}"),
-        customer=customer or CustomerInfo(),
+        attachment_type=types,
+        attachment_name=names,
+        language=language,
+        customer=customer,
         business_hours=business_hours,
         reply=reply,
+        lower=lower,
     )
-    return with_lower(facts)
-
-
-def with_lower(facts: Facts) -> Facts:
-    lower: dict[str, object] = {
-        "sender": facts.sender.lower(),
-        "sender_domain": facts.sender_domain.lower(),
-        "sender_name": facts.sender_name.lower(),
-        "recipient": tuple(r.lower() for r in facts.recipient),
-        "subject": facts.subject.lower(),
-        "body": facts.body.lower(),
-        "attachment_type": tuple(t.lower() for t in facts.attachment_type),
-        "attachment_name": tuple(n.lower() for n in facts.attachment_name),
-        "language": (facts.language or "").lower(),
-        "customer_category": (facts.customer.category or "").lower(),
-        "customer_organization": (facts.customer.organization or "").lower(),
-        "customer_language": (facts.customer.language or "").lower(),
-        "headers": {k: tuple(v.lower() for v in vs) for k, vs in facts.headers.items()},
-    }
-    return Facts(**{**facts.__dict__, "lower": lower})

@@ -69,6 +69,20 @@ class Actions:
     language: str | None = None
     notify: tuple[str, ...] = ()
 
+    @property
+    def set_fields(self) -> tuple[tuple[str, Any], ...]:
+        """(Route field, value) for every action this rule sets, computed once."""
+        cached: tuple[tuple[str, Any], ...] | None = self.__dict__.get("_set")
+        if cached is None:
+            names = {"sla": "sla_policy", "assign": "assignee"}
+            cached = tuple(
+                (names.get(k, k), v)
+                for k, v in self.__dict__.items()
+                if not k.startswith("_") and v is not None and v != ()
+            )
+            object.__setattr__(self, "_set", cached)
+        return cached
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -80,10 +94,29 @@ class Rule:
     on_reply: bool = False
 
 
+Compiled = tuple[Any, tuple[tuple[tuple[str, Any], ...], ...], tuple[str, ...]]
+
+
 @dataclass(frozen=True)
 class RuleSet:
     rules: tuple[Rule, ...] = ()
     files: tuple[Path, ...] = ()
+
+    def compiled(self, reply: bool) -> Compiled:
+        """(generated function, actions per rule, label per rule) for the fast path."""
+        key = "_reply" if reply else "_new"
+        found: Compiled | None = self.__dict__.get(key)
+        if found is None:
+            from maildesk.routing.fastpath import generate
+
+            chosen = [r for r in self.rules if r.on_reply or not reply]
+            found = (
+                generate(chosen),
+                tuple(r.then.set_fields for r in chosen),
+                tuple(f"{r.name} ({r.where})" for r in chosen),
+            )
+            object.__setattr__(self, key, found)
+        return found
 
 
 def rule_paths(folder: Path) -> list[Path]:

@@ -1,0 +1,231 @@
+"""Rules in the running desk: tickets routed, replies re-routed, the dry run, live reload."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from maildesk.config import settings_from_mapping
+from maildesk.daemon import Daemon
+from maildesk.pipeline import Pipeline
+from maildesk.routing.router import rules_signature
+from maildesk.starter import starter_dir
+from maildesk.store.db import session_factory
+from maildesk.store.models import Customer, Event, Ticket
+from tests.conftest import Run
+from tests.test_pipeline import mail
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def desk_settings(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
+    shutil.copytree(starter_dir("rules"), tmp_path / "rules", dirs_exist_ok=True)
+    shutil.copytree(starter_dir("templates"), tmp_path / "templates", dirs_exist_ok=True)
+    shutil.copy(REPO / "maildesk" / "starter" / "customers.yaml", tmp_path / "customers.yaml")
+    return settings_from_mapping(
+        {
+            "helpdesk": {"address": "support@example.com"},
+            "database": {"url": db_url},
+            "smtp": {"spool_dir": "out"},
+            "tiers": [
+                {"name": "L1", "agents": ["agent@example.com"]},
+                {"name": "L2"},
+                {"name": "L3"},
+            ],
+            "sla_policies": [{"name": "normal"}, {"name": "urgent"}, {"name": "corporate"}],
+            "paths": {"customers": "customers.yaml"},
+        },
+        name="maildesk.toml",
+        base=tmp_path,
+    )
+
+
+def test_new_tickets_are_routed_by_the_rules(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    p = Pipeline(desk_settings(tmp_path, db_url), session_factory(engine))
+    plain = p.ingest(mail("How do I print?", msgid="<a@x>"), "test")
+    urgent = p.ingest(mail("Server is down", msgid="<b@x>"), "test")
+    corp = p.ingest(mail("Question", sender="ceo@megacorp.example", msgid="<c@x>"), "test")
+    with session_factory(engine)() as s:
+        rows = {t.id: t for t in s.scalars(select(Ticket))}
+        assert (
+            rows[plain.ticket_id].tier,
+            rows[plain.ticket_id].priority,
+            rows[plain.ticket_id].sla_policy,
+        ) == ("L1", "normal", "normal")
+        assert (rows[urgent.ticket_id].priority, rows[urgent.ticket_id].tags) == (
+            "high",
+            ["urgent"],
+        )
+        assert (rows[corp.ticket_id].tier, rows[corp.ticket_id].sla_policy) == ("L3", "corporate")
+        created = s.scalars(
+            select(Event).where(Event.ticket_id == corp.ticket_id, Event.kind == "created")
+        ).one()
+        assert created.detail["rules"] == [
+            "everything starts in L1 (00-default.yaml:4)",
+            "corporate customers to L3 (20-corporate.yaml:4)",
+        ]
+
+
+def test_rule_sets_the_customer_category_and_ack_choice(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    settings = desk_settings(tmp_path, db_url)
+    (tmp_path / "rules" / "30-vip.yaml").write_text(
+        "- name: vip\n  when: {sender: boss@vip.example}\n"
+        "  then: {customer_category: corporate, acknowledge: false}\n"
+    )
+    p = Pipeline(settings, session_factory(engine))
+    out = p.ingest(mail("Hi", sender="boss@vip.example", msgid="<v1@x>"), "test")
+    assert (out.acknowledge, out.auto_reply) == (False, False)
+    with session_factory(engine)() as s:
+        customer = s.scalars(select(Customer).where(Customer.address == "boss@vip.example")).one()
+        assert customer.category == "corporate"
+    # The stored category now counts like a listed one: the next ticket goes to L3.
+    again = p.ingest(mail("Another", sender="boss@vip.example", msgid="<v2@x>"), "test")
+    with session_factory(engine)() as s:
+        ticket = s.get(Ticket, again.ticket_id)
+        assert ticket is not None and ticket.tier == "L3"
+
+
+def test_on_reply_rules_change_an_open_ticket(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    p = Pipeline(desk_settings(tmp_path, db_url), session_factory(engine))
+    first = p.ingest(mail("Printer question", msgid="<p1@x>"), "test")
+    p.ingest(
+        mail(
+            f"Re: [#{first.ticket_id}] Printer question",
+            msgid="<p2@x>",
+            body="It is still down, urgent!",
+        ),
+        "test",
+    )
+    p.ingest(
+        mail(
+            f"Re: [#{first.ticket_id}]",
+            sender="agent@example.com",
+            msgid="<p3@x>",
+            body="urgent? looking",
+        ),
+        "test",
+    )
+    with session_factory(engine)() as s:
+        ticket = s.get(Ticket, first.ticket_id)
+        assert ticket is not None and (ticket.priority, ticket.tier) == ("high", "L1")
+        routed = s.scalars(select(Event).where(Event.kind == "routed")).all()
+    assert len(routed) == 1  # the agent's mail does not re-route
+    assert routed[0].detail["priority"] == {"from": "normal", "to": "high"}
+
+
+EN = (
+    "From: Alice <alice@home.example>\r\nTo: support@example.com\r\n"
+    "Subject: Our server is down\r\nMessage-ID: <en@x>\r\n\r\nNothing works since 9.\r\n"
+)
+RU = (
+    "From: =?utf-8?b?0JjQstCw0L0=?= <ivan@bigcorp.example>\r\nTo: support@example.com\r\n"
+    "Subject: =?utf-8?b?0KHRgNC+0YfQvdC+OiDQvdC1INGA0LDQsdC+0YLQsNC10YIg0L/QvtGH0YLQsA==?=\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\nMessage-ID: <ru@x>\r\n\r\n"
+    "Здравствуйте, у нас не работает почта.\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "language", "tier", "deciding"),
+    [
+        (
+            EN,
+            "en",
+            "L1",
+            r'subject matches "\b(urgent|outage|down|срочно|не работает|авария)\b" '
+            '(found "down")',
+        ),
+        (
+            RU,
+            "ru",
+            "L3",
+            r'subject matches "\b(urgent|outage|down|срочно|не работает|авария)\b" '
+            '(found "Срочно")',
+        ),
+    ],
+)
+def test_rules_test_explains_the_match(
+    run: Run,
+    write_desk: Callable[..., Path],
+    minimal_config: Callable[[], str],
+    tmp_path: Path,
+    raw: str,
+    language: str,
+    tier: str,
+    deciding: str,
+) -> None:
+    config = write_desk(minimal_config() + '[paths]\ncustomers = "customers.yaml"\n')
+    shutil.copy(REPO / "maildesk" / "starter" / "customers.yaml", config.parent)
+    message = tmp_path / "m.eml"
+    message.write_bytes(raw.encode())
+    code, out, _ = run("-c", str(config), "rules", "test", str(message), "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["message"]["language"] == language
+    assert data["result"]["tier"] == tier and data["result"]["priority"] == "high"
+    urgent = next(r for r in data["rules"] if r["name"] == "urgent words raise priority")
+    assert urgent["matched"] and urgent["reason"] == deciding
+    corporate = next(r for r in data["rules"] if r["name"] == "corporate customers to L3")
+    assert corporate["matched"] is (tier == "L3")
+    if tier == "L1":
+        assert corporate["reason"].startswith("none of: sender_domain in ")
+    code, out, _ = run("-c", str(config), "rules", "test", str(message))
+    assert code == 0 and "MATCHED" in out and "urgent words raise priority" in out
+    assert f"tier               {tier}" in out or f"tier  {tier}" in " ".join(out.split("  "))
+
+
+def test_rules_check(
+    run: Run, write_desk: Callable[..., Path], minimal_config: Callable[[], str]
+) -> None:
+    config = write_desk(minimal_config())
+    code, out, _ = run("-c", str(config), "rules", "check")
+    assert (code, out.strip()) == (0, "ok: 3 rule(s) in 3 file(s)")
+    (config.parent / "rules" / "40-typo.yaml").write_text("- name: x\n  then: {tier: L7}\n")
+    code, _, err = run("-c", str(config), "rules", "check")
+    assert code == 2
+    assert err.strip() == (
+        f'maildesk: {config.parent}/rules/40-typo.yaml:2: unknown tier "L7" (tiers: L1, L2, L3)'
+    )
+    code, out, _ = run("-c", str(config), "rules", "check", "--json")
+    assert code == 2 and json.loads(out)["ok"] is False
+
+
+def test_half_typed_file_changes_nothing_and_logs_one_error(
+    engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = desk_settings(tmp_path, db_url)
+    pipeline = Pipeline(settings, session_factory(engine))
+    daemon = Daemon(settings, pipeline)
+    seen = rules_signature(settings)
+    before = pipeline.router
+    rule = tmp_path / "rules" / "30-printer.yaml"
+    rule.write_text("- name: printers to L2\n  when: {subject: {contains: printer}}\n  then: {tie")
+    with caplog.at_level(logging.INFO, logger="maildesk.daemon"):
+        seen = daemon.reload_rules(seen)
+        seen = daemon.reload_rules(seen)  # nothing changed since: no second error
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "rules not reloaded, the previous rules stay in force" in errors[0].getMessage()
+    assert "30-printer.yaml:3: invalid YAML" in errors[0].getMessage()
+    assert pipeline.router is before
+    out = pipeline.ingest(mail("printer jammed", msgid="<j1@x>"), "test")
+    with session_factory(engine)() as s:
+        assert s.get(Ticket, out.ticket_id).tier == "L1"  # type: ignore[union-attr]
+    rule.write_text(
+        "- name: printers to L2\n  when: {subject: {contains: printer}}\n  then: {tier: L2}\n"
+    )
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="maildesk.daemon"):
+        daemon.reload_rules(seen)
+    assert "rules reloaded: 4 rule(s) from 4 file(s)" in caplog.text
+    out = pipeline.ingest(mail("printer jammed again", msgid="<j2@x>"), "test")
+    with session_factory(engine)() as s:
+        assert s.get(Ticket, out.ticket_id).tier == "L2"  # type: ignore[union-attr]
