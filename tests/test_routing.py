@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from maildesk.config import settings_from_mapping
 from maildesk.config.model import Settings
@@ -139,8 +141,8 @@ def test_business_hours_from_the_calendar() -> None:
         ("not:\n  subject: {contains: printer}", True),
         ("not:\n  any:\n    - subject: {contains: vpn}\n    - body: {contains: fax}", False),
         (
-            "any:\n  - all:\n      - subject: {contains: vpn}\n      - not: {has_attachments: false}\n"
-            "  - sender: x@y.z",
+            "any:\n  - all:\n      - subject: {contains: vpn}\n"
+            "      - not: {has_attachments: false}\n  - sender: x@y.z",
             True,
         ),
         ("subject: {contains: vpn}\nsender_domain: other.example", False),  # implicit all
@@ -173,7 +175,7 @@ def test_actions_apply_in_order_and_later_ones_win(tmp_path: Path) -> None:
           then: {tier: L2}
     """,
     )
-    route, traces = route_message(rules, facts())
+    route, _ = route_message(rules, facts())
     assert (route.tier, route.priority, route.sla_policy, route.assignee) == (
         "L3",
         "high",
@@ -259,7 +261,8 @@ def test_only_on_reply_rules_run_for_replies(tmp_path: Path) -> None:
         ("- name: a\n  then: {teir: L1}\n", '2: unknown key "teir" (did you mean "tier"?)'),
         (
             "- name: a\n  when:\n    subject: {matches: '(unclosed'}\n  then: {tier: L1}\n",
-            "3: bad regular expression '(unclosed': missing ), unterminated subpattern at position 0",
+            "3: bad regular expression '(unclosed': "
+            "missing ), unterminated subpattern at position 0",
         ),
         (
             "- name: a\n  when:\n    subjet: {contains: x}\n  then: {tier: L1}\n",
@@ -466,3 +469,26 @@ def test_documented_rule_files_compile(tmp_path: Path) -> None:
         path.write_text(block)
         rules, problems = compile_file(path, README_KNOWN)
         assert problems == [] and rules, block
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    subject=st.text(max_size=80),
+    body=st.text(max_size=300),
+    sender=st.sampled_from(["a@bigcorp.example", "b@home.example", "c@megacorp.example"]),
+)
+def test_generated_fast_path_agrees_with_the_explaining_path(
+    subject: str, body: str, sender: str
+) -> None:
+    repo = Path(__file__).parent.parent
+    folder = repo / "rules"
+    rules, problems = load_rules(folder, README_KNOWN)
+    assert problems == []
+    raw = f"From: {sender}\r\nSubject: x\r\n\r\n".encode()
+    mail = parse_mail(raw)
+    mail = type(mail)(**{**mail.__dict__, "subject": subject})
+    f = facts_for(mail, body, CustomerInfo(), True)
+    fast, _ = route_message(rules, f)
+    slow, traces = route_message(rules, f, explain=True)
+    assert fast == slow
+    assert [t.name for t in traces if t.matched] == [h.rsplit(" (", 1)[0] for h in fast.trace]

@@ -58,7 +58,11 @@ def print_table(
     for row in rows:
         # Text(), not str: a subject like "[bold]" is customer data, not markup.
         table.add_row(*(Text(printable("" if v is None else str(v))) for v in row))
-    _console(sys.stdout).print(table)
+    console = _console(sys.stdout)
+    with console.capture() as captured:
+        console.print(table)
+    # Rich pads every cell to its column's width; trailing blanks only get in grep's way.
+    sys.stdout.write("\n".join(line.rstrip() for line in captured.get().splitlines()) + "\n")
 
 
 def error(line: str) -> None:
