@@ -79,7 +79,7 @@ class Daemon:
                 thread.start()
                 threads.append(thread)
             self._describe()
-            signature = rules_signature(self.settings)
+            signature = self.pipeline.router.signature
             while not self.stopping.wait(RELOAD_CHECK):
                 signature = self.reload_rules(signature)
         finally:

@@ -14,7 +14,6 @@ from sqlalchemy import Engine, select
 from maildesk.config import settings_from_mapping
 from maildesk.daemon import Daemon
 from maildesk.pipeline import Pipeline
-from maildesk.routing.router import rules_signature
 from maildesk.starter import starter_dir
 from maildesk.store.db import session_factory
 from maildesk.store.models import Customer, Event, Ticket
@@ -204,7 +203,7 @@ def test_half_typed_file_changes_nothing_and_logs_one_error(
     settings = desk_settings(tmp_path, db_url)
     pipeline = Pipeline(settings, session_factory(engine))
     daemon = Daemon(settings, pipeline)
-    seen = rules_signature(settings)
+    seen = pipeline.router.signature
     before = pipeline.router
     rule = tmp_path / "rules" / "30-printer.yaml"
     rule.write_text("- name: printers to L2\n  when: {subject: {contains: printer}}\n  then: {tie")
@@ -229,3 +228,45 @@ def test_half_typed_file_changes_nothing_and_logs_one_error(
     out = pipeline.ingest(mail("printer jammed again", msgid="<j2@x>"), "test")
     with session_factory(engine)() as s:
         assert s.get(Ticket, out.ticket_id).tier == "L2"  # type: ignore[union-attr]
+
+
+def test_running_daemon_reloads_rules_and_ignores_a_broken_save(
+    engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+    import time
+
+    settings = desk_settings(tmp_path, db_url)
+    pipeline = Pipeline(settings, session_factory(engine))
+    daemon = Daemon(settings, pipeline)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+
+    def tier_of(subject: str, msgid: str) -> str | None:
+        out = pipeline.ingest(mail(subject, msgid=msgid), "test")
+        with session_factory(engine)() as s:
+            ticket = s.get(Ticket, out.ticket_id)
+            return ticket.tier if ticket else None
+
+    def wait_for(text: str) -> None:
+        deadline = time.monotonic() + 10
+        while text not in caplog.text:
+            assert time.monotonic() < deadline, f"no log line with {text!r}"
+            time.sleep(0.05)
+
+    with caplog.at_level(logging.INFO, logger="maildesk.daemon"):
+        thread.start()
+        try:
+            wait_for("maildesk ready")
+            rule = tmp_path / "rules" / "30-printer.yaml"
+            rule.write_text("- name: printers\n  when: {subject: {contains: printer}}\n  then: {ti")
+            wait_for("rules not reloaded")
+            assert tier_of("printer broken", "<t1@x>") == "L1"
+            rule.write_text(
+                "- name: printers\n  when: {subject: {contains: printer}}\n  then: {tier: L2}\n"
+            )
+            wait_for("rules reloaded: 4 rule(s)")
+            assert tier_of("printer broken again", "<t2@x>") == "L2"
+        finally:
+            daemon.stop()
+            thread.join(10)
+    assert caplog.text.count("rules not reloaded") == 1

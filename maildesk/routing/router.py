@@ -17,6 +17,8 @@ from maildesk.routing.route import Route
 from maildesk.routing.rules import Known, RuleSet, load_rules
 from maildesk.sla.calendar import BusinessCalendar
 
+Signature = tuple[tuple[str, float, int], ...]
+
 
 def known_names(settings: Settings) -> Known:
     folder = settings.paths.templates
@@ -36,9 +38,12 @@ class Router:
     customers: CustomerDirectory
     calendar: BusinessCalendar
     default_tier: str | None
+    signature: Signature = ()  # of the files as they were just before loading
 
     @classmethod
     def load(cls, settings: Settings) -> tuple[Router, list[Problem]]:
+        # Taken first: a file saved while we read is seen as changed next time.
+        signature = rules_signature(settings)
         rules, problems = load_rules(settings.paths.rules, known_names(settings))
         customers, trouble = load_customers(settings.paths.customers)
         router = cls(
@@ -46,6 +51,7 @@ class Router:
             customers,
             BusinessCalendar.from_settings(settings),
             settings.tiers[0].name if settings.tiers else None,
+            signature,
         )
         return router, [*problems, *trouble]
 
@@ -86,9 +92,6 @@ class Router:
 
     def route_reply(self, facts: Facts) -> Route:
         return route_message(self.rules, facts)[0]
-
-
-Signature = tuple[tuple[str, float, int], ...]
 
 
 def rules_signature(settings: Settings) -> Signature:
