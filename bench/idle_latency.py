@@ -23,6 +23,7 @@ from maildesk.config import settings_from_mapping
 from maildesk.daemon import Daemon
 from maildesk.parse import parse_mail
 from maildesk.pipeline import Pipeline
+from maildesk.starter import starter_dir
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Message
 from maildesk.store.schema import upgrade
@@ -43,7 +44,7 @@ def main() -> None:
         account = server.add_account()
         url = f"sqlite:///{work / 'l.db'}"
         (work / "rules").mkdir()
-        (work / "templates").mkdir()
+        shutil.copytree(starter_dir("templates"), work / "templates")
         engine = make_engine(url)
         upgrade(engine)
         settings = settings_from_mapping(

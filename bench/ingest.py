@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.mailgen import messages
+from maildesk.starter import starter_dir
 from maildesk.store.db import make_engine
 from maildesk.store.schema import upgrade
 from tests.support import postgres
@@ -30,7 +31,7 @@ from tests.support.dovecot import find_dovecot, start_dovecot
 def desk(folder: Path, db_url: str, mailbox_toml: str = "") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "rules").mkdir(exist_ok=True)
-    (folder / "templates").mkdir(exist_ok=True)
+    shutil.copytree(starter_dir("templates"), folder / "templates", dirs_exist_ok=True)
     config = folder / "maildesk.toml"
     config.write_text(
         f'[helpdesk]\naddress = "support@example.com"\n[database]\nurl = "{db_url}"\n'

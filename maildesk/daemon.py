@@ -17,6 +17,7 @@ from types import FrameType
 from typing import Any
 
 from maildesk.config import Settings, mailbox_secret
+from maildesk.outbox.sender import Sender
 from maildesk.pipeline import Pipeline
 from maildesk.routing.router import Router, Signature, rules_signature
 from maildesk.sources.imap import MailboxReader, run_mailbox
@@ -25,6 +26,7 @@ from maildesk.sources.inbound import start_listener
 log = logging.getLogger("maildesk.daemon")
 STOP_TIMEOUT = 8.0  # seconds; SIGTERM must end the process within 10
 RELOAD_CHECK = 1.0  # seconds between looks at the rule files
+SEND_INTERVAL = 0.5  # seconds between looks at the outbox
 
 
 class Daemon:
@@ -32,6 +34,7 @@ class Daemon:
         self.settings = settings
         self.pipeline = pipeline
         self.stopping = threading.Event()
+        self.sender = Sender(settings, pipeline.sessions, pipeline.clock)
 
     def readers(self) -> list[MailboxReader]:
         readers = []
@@ -48,7 +51,7 @@ class Daemon:
         return readers
 
     def run_once(self) -> int:
-        """Handle everything pending on every mailbox; returns how many messages."""
+        """Handle everything pending on every mailbox, then send what is due."""
         handled = 0
         for reader in self.readers():
             try:
@@ -57,7 +60,19 @@ class Daemon:
                 log.error("%s: %s", reader.source, exc)
             finally:
                 reader.close()
+        self.send_due()
         return handled
+
+    def send_due(self) -> int:
+        try:
+            return self.sender.deliver_due()
+        except Exception as exc:  # the database or the spool: try again on the next round
+            log.error("outbox: %s", exc)
+            return 0
+
+    def _send_loop(self) -> None:
+        while not self.stopping.wait(SEND_INTERVAL):
+            self.send_due()
 
     def run(self) -> None:
         """Run every source until SIGTERM/SIGINT."""
@@ -69,6 +84,9 @@ class Daemon:
                 listener = start_listener(
                     self.settings.inbound, self.pipeline, f"{self.settings.source}: inbound.listen"
                 )
+            sender = threading.Thread(target=self._send_loop, name="outbox", daemon=True)
+            sender.start()
+            threads.append(sender)
             for reader in self.readers():
                 thread = threading.Thread(
                     target=run_mailbox,

@@ -22,6 +22,7 @@ from maildesk.clock import Clock, SystemClock
 from maildesk.config.model import Settings
 from maildesk.errors import Quarantined, TryLater, UserError
 from maildesk.guards import Ours, Verdict, judge
+from maildesk.outbox.mails import Mailer
 from maildesk.parse import Limits, ParsedMail, parse_mail
 from maildesk.routing.facts import CustomerInfo
 from maildesk.routing.route import Route
@@ -78,6 +79,7 @@ class Pipeline:
                 raise UserError(problems)
         # Replaced whole when rule files change (see daemon.py); read once per message.
         self.router = router
+        self.mailer = Mailer(settings)
 
     def ingest(self, raw: bytes, source: str, *, acknowledge: bool = True) -> Outcome:
         """Store one message exactly once; raises TryLater if the database is down.
@@ -102,7 +104,9 @@ class Pipeline:
         for attempt in range(3):
             try:
                 with transaction(self.sessions) as session:
-                    outcome = self.store_parsed(session, mail, verdict, source, now)
+                    outcome = self.store_parsed(
+                        session, mail, verdict, source, now, acknowledge=acknowledge
+                    )
                 return outcome if acknowledge else replace(outcome, auto_reply=False)
             except TryLater:
                 raise
@@ -132,6 +136,8 @@ class Pipeline:
         source: str,
         now: datetime,
         forced: Decision | None = None,
+        *,
+        acknowledge: bool = True,
     ) -> Outcome:
         """Every stage after parsing, inside the caller's transaction.
 
@@ -166,10 +172,11 @@ class Pipeline:
                 detail=decision.reason,
             )
         visible = visible_text(mail.text)
-        acknowledge: str | bool | None = None
+        acknowledge_with: str | bool | None = None
+        route = Route()
         if decision.ticket_id is None:
             ticket, route = self._open_ticket(session, mail, decision, source, now, visible)
-            acknowledge = route.acknowledge
+            acknowledge_with = route.acknowledge
             new = True
         else:
             found = session.get(Ticket, decision.ticket_id)
@@ -188,6 +195,16 @@ class Pipeline:
             now=now,
         )
         self._participants(session, ticket, mail, new, now)
+        if new:
+            self.mailer.on_new_ticket(
+                session,
+                ticket,
+                message,
+                mail,
+                route,
+                acknowledge=acknowledge and not verdict.loop_suspect,
+                now=now,
+            )
         if not new:
             store.add_event(
                 session,
@@ -202,9 +219,9 @@ class Pipeline:
             ticket_id=ticket.id,
             message_id=mail.message_id,
             new_ticket=new,
-            auto_reply=not verdict.loop_suspect and acknowledge is not False,
+            auto_reply=not verdict.loop_suspect and acknowledge_with is not False,
             detail=decision.reason,
-            acknowledge=acknowledge,
+            acknowledge=acknowledge_with,
         )
 
     def _decide(self, session: Session, mail: ParsedMail, now: datetime) -> Decision:

@@ -6,12 +6,15 @@ The sandbox matters because template authors are admins, but the values
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
-from maildesk.errors import Problem
+from maildesk.errors import Problem, UserError
 
 TEMPLATE_SUFFIXES = (".txt", ".html")
 
@@ -35,12 +38,125 @@ def template_problems(folder: Path) -> list[Problem]:
         return [Problem(str(folder), "templates folder not found")]
     env = template_environment(folder)
     problems = []
+    context = sample_context()
     for path in template_files(folder):
         name = path.relative_to(folder).as_posix()
         try:
-            env.get_template(name)
+            env.get_template(name).render(**context)
         except TemplateSyntaxError as exc:
             problems.append(Problem(f"{path}:{exc.lineno}", exc.message or "syntax error"))
         except UnicodeDecodeError as exc:
             problems.append(Problem(str(path), f"not UTF-8 (byte {exc.start})"))
+        except Exception as exc:  # undefined variables, sandbox refusals: the admin's to fix
+            problems.append(
+                Problem(f"{path}:{_template_line(exc, name)}", f"with sample data: {exc}")
+            )
     return problems
+
+
+def _template_line(exc: BaseException, name: str) -> int:
+    """The line in the template where rendering failed, from the traceback."""
+    line = 0
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(name):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str | None
+    language: str
+
+
+def choose_language(folder: Path, event: str, wanted: Sequence[str | None]) -> str | None:
+    """The first language in ``wanted`` that has a text template for the event."""
+    for language in wanted:
+        if language and (folder / f"{event}.{language}.txt").is_file():
+            return language
+    return None
+
+
+def render_event(
+    env: SandboxedEnvironment,
+    folder: Path,
+    event: str,
+    wanted: Sequence[str | None],
+    context: Mapping[str, Any],
+) -> Rendered:
+    """Render EVENT.LANG.txt (and .html if present). The text's first line may be
+    "Subject: ..."; the subject is made one line whatever the values contain."""
+    language = choose_language(folder, event, wanted)
+    if language is None:
+        raise UserError(
+            [
+                Problem(
+                    str(folder / f"{event}.*.txt"),
+                    f"no template for {event!r} in {', '.join(w for w in wanted if w)}",
+                )
+            ]
+        )
+    text = env.get_template(f"{event}.{language}.txt").render(**context)
+    subject = ""
+    first, _, rest = text.partition("\n")
+    if first.lower().startswith("subject:"):
+        subject, text = first.split(":", 1)[1].strip(), rest.lstrip("\n")
+    html = None
+    if (folder / f"{event}.{language}.html").is_file():
+        html = env.get_template(f"{event}.{language}.html").render(**context)
+    return Rendered(" ".join(subject.split()), text, html, language)
+
+
+def sample_context() -> dict[str, Any]:
+    """Values shaped like the real ones, to try every template in `maildesk check`."""
+    return {
+        "helpdesk": {"name": "Example Support", "address": "support@example.com"},
+        "ticket": {
+            "id": 1042,
+            "token": "[#1042]",
+            "subject": "Printer on fire",
+            "status": "new",
+            "priority": "normal",
+            "tier": "L1",
+            "tags": ["printer"],
+            "assignee": None,
+            "language": "en",
+        },
+        "customer": {
+            "name": "Alice Example",
+            "address": "alice@example.org",
+            "organization": None,
+            "category": None,
+        },
+        "message": {
+            "visible_text": "The printer is on fire.",
+            "subject": "Printer on fire",
+            "from": "alice@example.org",
+            "attachments": [],
+        },
+        "sla": {"policy": "normal", "first_response": "2 hours", "resolution": "4 hours"},
+        "agent": {"name": "Bob Agent", "address": "bob@example.com"},
+    }
+
+
+REQUIRED_EVENTS = ("acknowledgement", "notification")
+
+
+def missing_templates(folder: Path, default_language: str) -> list[Problem]:
+    """Events every desk sends need a text template in the default language (or English)."""
+    return (
+        [
+            Problem(
+                str(folder / f"{event}.{default_language}.txt"),
+                f"template missing (the {event} mail cannot be written)",
+            )
+            for event in REQUIRED_EVENTS
+            if choose_language(folder, event, [default_language, "en"]) is None
+        ]
+        if folder.is_dir()
+        else []
+    )

@@ -90,3 +90,33 @@ def test_html_templates_escape_values(tmp_path: Path) -> None:
     (tmp_path / "t.en.html").write_text("<p>{{ subject }}</p>")
     html = template_environment(tmp_path).get_template("t.en.html").render(subject="<script>x")
     assert html == "<p>&lt;script&gt;x</p>"
+
+
+def test_templates_are_rendered_with_sample_data(tmp_path: Path) -> None:
+    (tmp_path / "ok.en.txt").write_text("Subject: {{ ticket.token }}\nHi {{ customer.name }}\n")
+    (tmp_path / "typo.en.txt").write_text("Hello\n{{ custmer.name }}\n")
+    [problem] = template_problems(tmp_path)
+    assert problem.where == f"{tmp_path / 'typo.en.txt'}:2"
+    assert "custmer" in problem.what
+
+
+def test_required_templates_must_exist(tmp_path: Path) -> None:
+    from maildesk.render import missing_templates
+
+    (tmp_path / "acknowledgement.de.txt").write_text("Hallo\n")
+    assert [p.what for p in missing_templates(tmp_path, "de")] == [
+        "template missing (the notification mail cannot be written)"
+    ]
+    assert missing_templates(starter_dir("templates"), "fr") == []  # English is the fallback
+
+
+def test_subject_line_and_language_fallback() -> None:
+    from maildesk.render import render_event, sample_context, template_environment
+
+    folder = starter_dir("templates")
+    env = template_environment(folder)
+    ru = render_event(env, folder, "acknowledgement", ["ru", "en"], sample_context())
+    assert ru.language == "ru" and ru.subject == "[#1042] Printer on fire"
+    assert ru.text.startswith("Здравствуйте, Alice Example!")
+    de = render_event(env, folder, "acknowledgement", ["de", "en"], sample_context())
+    assert de.language == "en" and de.text.startswith("Hello Alice Example")

@@ -14,7 +14,7 @@ from maildesk.cli.context import Desk, pass_desk
 from maildesk.config import Settings, mailbox_secret, read_password, secret_problems
 from maildesk.errors import Problem, UserError
 from maildesk.outbox.sender import RelayUnavailable, probe_relay
-from maildesk.render import template_files, template_problems
+from maildesk.render import missing_templates, template_files, template_problems
 from maildesk.routing.router import Router
 from maildesk.sources.imap import MailboxUnavailable, probe_mailbox
 from maildesk.store.schema import current_revision, head_revision
@@ -74,7 +74,10 @@ def _check_files(settings: Settings, report: Report) -> None:
             "rules",
             f"{len(rules.rules)} rule(s) in {len(rules.files)} file(s) in {settings.paths.rules}",
         )
-    found = template_problems(settings.paths.templates)
+    found = [
+        *template_problems(settings.paths.templates),
+        *missing_templates(settings.paths.templates, settings.helpdesk.default_language),
+    ]
     if found:
         report.bad("templates", found)
     else:

@@ -14,6 +14,7 @@ from maildesk.cli.context import Desk
 from maildesk.cli.db import db
 from maildesk.cli.ingest import import_archive, ingest
 from maildesk.cli.init import init
+from maildesk.cli.outbox import outbox
 from maildesk.cli.quarantine import quarantine
 from maildesk.cli.rules import rules
 from maildesk.cli.run import run
@@ -45,7 +46,7 @@ def cli(ctx: click.Context, config: str | None) -> None:
     ctx.obj = Desk(config)
 
 
-for command in (init, check, db, tickets, rules, run, ingest, import_archive, quarantine):
+for command in (init, check, db, tickets, rules, run, ingest, import_archive, quarantine, outbox):
     cli.add_command(command)
 
 

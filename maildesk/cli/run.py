@@ -12,7 +12,7 @@ from maildesk.config import secret_problems
 from maildesk.daemon import Daemon
 from maildesk.errors import UserError
 from maildesk.pipeline import Pipeline
-from maildesk.render import template_problems
+from maildesk.render import missing_templates, template_problems
 from maildesk.routing.router import Router
 
 
@@ -39,7 +39,10 @@ def run(desk: Desk, once: bool, verbose: bool) -> None:
     problems = [
         *secret_problems(settings),
         *rule_trouble,
-        *template_problems(settings.paths.templates),
+        *[
+            *template_problems(settings.paths.templates),
+            *missing_templates(settings.paths.templates, settings.helpdesk.default_language),
+        ],
     ]
     if problems:
         raise UserError(problems)

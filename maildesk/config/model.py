@@ -142,6 +142,15 @@ class Ingest(Section):
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 100
 
 
+class Outbox(Section):
+    """Delivery of outgoing mail: retries with backoff, then giving up, and reply limits."""
+
+    retry_first: str = "1m"
+    retry_max: str = "1h"
+    give_up_after: str = "2d"
+    acknowledgements_per_hour: Annotated[int, Field(ge=0)] = 5
+
+
 class Paths(Section):
     rules: ConfigPath = Path("rules")
     templates: ConfigPath = Path("templates")
@@ -187,6 +196,7 @@ class Settings(Section):
     smtp: Smtp
     inbound: Inbound | None = None
     ingest: Ingest = Field(default_factory=Ingest)
+    outbox: Outbox = Field(default_factory=Outbox)
     paths: Paths = Field(default_factory=Paths)
     tiers: Annotated[tuple[Tier, ...], Field(strict=False)] = ()
     calendar: Calendar = Field(default_factory=Calendar)

@@ -31,6 +31,7 @@ def semantic_problems(settings: Settings) -> list[str]:
         *_tiers(settings),
         *_calendar(settings),
         *_sla_policies(settings),
+        *_outbox(settings),
     ]
 
 
@@ -225,3 +226,10 @@ def _sla_policies(settings: Settings) -> Iterator[str]:
                     f'sla_policies[{index}].{key}: expected a duration like "15m", "2h" '
                     f'or "1d", got "{value}"'
                 )
+
+
+def _outbox(settings: Settings) -> Iterator[str]:
+    for key in ("retry_first", "retry_max", "give_up_after"):
+        value = getattr(settings.outbox, key)
+        if parse_duration(value) is None:
+            yield f'outbox.{key}: expected a duration like "1m", "1h" or "2d", got "{value}"'

@@ -1,0 +1,236 @@
+"""Which mail a ticket change causes, written to the outbox in the same transaction.
+
+For now: the acknowledgement to the customer and the notification to the
+ticket's tier when a ticket is opened. Relayed agent replies, commands and
+status notices come next (issue 5).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from maildesk.config.model import Settings
+from maildesk.config.semantics import parse_duration
+from maildesk.outbox import queue
+from maildesk.outbox.compose import Outgoing, compose, new_message_id
+from maildesk.parse import ParsedMail
+from maildesk.render import render_event, template_environment
+from maildesk.routing.route import Route
+from maildesk.store.ingest import add_event
+from maildesk.store.models import Message, Ticket
+from maildesk.thread import ticket_token
+
+log = logging.getLogger("maildesk.mails")
+
+_UNITS = {
+    "en": (("day", "days"), ("hour", "hours"), ("minute", "minutes")),
+    "ru": (("день", "дня", "дней"), ("час", "часа", "часов"), ("минута", "минуты", "минут")),
+}
+
+
+def humanize(duration: timedelta, language: str) -> str:
+    """2h -> "2 hours" / "2 часа"; the promise a customer reads in the acknowledgement."""
+    total = int(duration.total_seconds() // 60)
+    parts = []
+    units = _UNITS.get(language, _UNITS["en"])
+    for amount, names in zip((total // 1440, total % 1440 // 60, total % 60), units, strict=True):
+        if amount:
+            parts.append(f"{amount} {_plural(amount, names, language)}")
+    return " ".join(parts) or f"1 {units[2][0]}"
+
+
+def _plural(n: int, names: tuple[str, ...], language: str) -> str:
+    if language == "ru":
+        if n % 10 == 1 and n % 100 != 11:
+            return names[0]
+        if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+            return names[1]
+        return names[2]
+    return names[0] if n == 1 else names[1]
+
+
+class Mailer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.folder = settings.paths.templates
+        self.env = template_environment(self.folder)
+        self.address = settings.helpdesk.address
+        self.domain = self.address.rpartition("@")[2]
+        self.limit = settings.outbox.acknowledgements_per_hour
+
+    def reply_to(self, ticket_id: int) -> str:
+        if self.settings.helpdesk.plus_addressing:
+            local, _, domain = self.address.partition("@")
+            return f"{local}+{ticket_id}@{domain}"
+        return self.address
+
+    def context(
+        self, ticket: Ticket, message: Message, mail: ParsedMail, language: str
+    ) -> dict[str, Any]:
+        customer = ticket.requester
+        policy = self.settings.sla_policy(ticket.sla_policy or "")
+        first = parse_duration(policy.first_response) if policy and policy.first_response else None
+        resolve = parse_duration(policy.resolution) if policy and policy.resolution else None
+        return {
+            "helpdesk": {"name": self.settings.helpdesk.name, "address": self.address},
+            "ticket": {
+                "id": ticket.id,
+                "token": ticket_token(self.settings.helpdesk.token_format, ticket.id),
+                "subject": ticket.subject,
+                "status": ticket.status,
+                "priority": ticket.priority,
+                "tier": ticket.tier,
+                "tags": ticket.tags,
+                "assignee": ticket.assignee,
+                "language": ticket.language,
+            },
+            "customer": {
+                "name": customer.name if customer else None,
+                "address": customer.address if customer else "",
+                "organization": customer.organization if customer else None,
+                "category": customer.category if customer else None,
+            },
+            "message": {
+                "visible_text": message.visible_text or message.full_text,
+                "subject": message.subject,
+                "from": message.from_address,
+                "attachments": [p.filename for p in mail.parts if not p.inline],
+            },
+            "sla": {
+                "policy": ticket.sla_policy,
+                "first_response": humanize(first, language) if first else None,
+                "resolution": humanize(resolve, language) if resolve else None,
+            },
+        }
+
+    def on_new_ticket(
+        self,
+        session: Session,
+        ticket: Ticket,
+        message: Message,
+        mail: ParsedMail,
+        route: Route,
+        *,
+        acknowledge: bool,
+        now: datetime,
+    ) -> None:
+        """Acknowledge the customer (unless a robot, a rule or the hourly limit says no) and
+        notify the tier's agents."""
+        customer = ticket.requester.address if ticket.requester else ""
+        wanted = [route.language, ticket.language, self.settings.helpdesk.default_language, "en"]
+        if acknowledge and route.acknowledge is not False and customer:
+            template = (
+                route.acknowledge if isinstance(route.acknowledge, str) else "acknowledgement"
+            )
+            since = now - timedelta(hours=1)
+            if queue.recent_count(session, "acknowledgement", customer, since) >= self.limit:
+                add_event(
+                    session,
+                    ticket.id,
+                    "maildesk",
+                    "acknowledgement_suppressed",
+                    {"why": f"{self.limit} acknowledgements to {customer} in the last hour"},
+                    now,
+                )
+            else:
+                self._queue(
+                    session,
+                    ticket,
+                    message,
+                    mail,
+                    template,
+                    "acknowledgement",
+                    [customer],
+                    wanted,
+                    now,
+                    reply=True,
+                )
+        agents = self._tier_agents(ticket.tier)
+        extra = [a for a in route.notify if a not in agents]
+        if agents or extra:
+            self._queue(
+                session,
+                ticket,
+                message,
+                mail,
+                "notification",
+                "notification",
+                [*agents, *extra],
+                [self.settings.helpdesk.default_language, "en"],
+                now,
+                reply=False,
+            )
+
+    def _tier_agents(self, tier: str | None) -> list[str]:
+        found = self.settings.tier(tier) if tier else None
+        return list(found.agents) if found else []
+
+    def _queue(
+        self,
+        session: Session,
+        ticket: Ticket,
+        message: Message,
+        mail: ParsedMail,
+        template: str,
+        kind: str,
+        to: list[str],
+        wanted: list[str | None],
+        now: datetime,
+        *,
+        reply: bool,
+    ) -> None:
+        language = next((w for w in wanted if w), "en")
+        rendered = render_event(
+            self.env, self.folder, template, wanted, self.context(ticket, message, mail, language)
+        )
+        token = ticket_token(self.settings.helpdesk.token_format, ticket.id)
+        subject = rendered.subject or f"{token} {ticket.subject}"
+        if token not in subject:
+            subject = f"{token} {subject}"
+        references = (*mail.references, mail.message_id) if mail.message_id else mail.references
+        outgoing = Outgoing(
+            kind=kind,
+            to=tuple(to),
+            subject=subject,
+            text=rendered.text,
+            html=rendered.html,
+            from_name=self.settings.helpdesk.name,
+            in_reply_to=mail.message_id if reply else None,
+            references=tuple(r for r in references if r) if reply else (),
+        )
+        message_id = new_message_id(self.domain, ticket.id)
+        raw = compose(
+            outgoing,
+            message_id=message_id,
+            sender=self.address,
+            reply_to=self.reply_to(ticket.id),
+            loop_token=self.address,
+            date=now,
+        )
+        queue.enqueue(
+            session,
+            ticket_id=ticket.id,
+            kind=kind,
+            message_id=message_id,
+            sender=self.address,
+            recipients=list(to),
+            raw=raw,
+            now=now,
+        )
+        add_event(
+            session,
+            ticket.id,
+            "maildesk",
+            "queued",
+            {
+                "kind": kind,
+                "to": list(to),
+                "message_id": message_id,
+                "template": f"{template}.{rendered.language}",
+            },
+            now,
+        )

@@ -1,0 +1,111 @@
+"""The outbox table: rows written with the change that caused them, claimed for sending.
+
+Sending is at least once with a stable Message-ID: a crash after the relay
+accepted a message but before the row is marked sent makes the next run send
+it again with the same Message-ID, which receiving clients show once. The
+spool writes a file named after the Message-ID, so there a repeat is a no-op.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from maildesk.store.ingest import add_event
+from maildesk.store.models import OutboxMessage
+
+
+def enqueue(
+    session: Session,
+    *,
+    ticket_id: int | None,
+    kind: str,
+    message_id: str,
+    sender: str,
+    recipients: list[str],
+    raw: bytes,
+    now: datetime,
+) -> OutboxMessage:
+    row = OutboxMessage(
+        ticket_id=ticket_id,
+        kind=kind,
+        message_id=message_id,
+        sender=sender,
+        recipients=recipients,
+        raw=raw,
+        state="pending",
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def recent_count(session: Session, kind: str, recipient: str, since: datetime) -> int:
+    """How many mails of this kind went (or will go) to this address since a moment."""
+    rows = session.scalars(
+        select(OutboxMessage.recipients).where(
+            OutboxMessage.kind == kind, OutboxMessage.created_at >= since
+        )
+    )
+    return sum(1 for recipients in rows if recipient in recipients)
+
+
+def due(session: Session, now: datetime, limit: int = 50) -> list[OutboxMessage]:
+    """Rows to send now, oldest first; locked so that another process skips them."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))
+
+
+def mark_sent(row: OutboxMessage, now: datetime) -> None:
+    row.state, row.sent_at, row.attempts, row.last_error = "sent", now, row.attempts + 1, None
+
+
+def mark_failed_attempt(
+    session: Session,
+    row: OutboxMessage,
+    error: str,
+    now: datetime,
+    first: timedelta,
+    longest: timedelta,
+    give_up: timedelta,
+) -> None:
+    row.attempts += 1
+    row.last_error = error[:2000]
+    if now - row.created_at >= give_up:
+        row.state = "failed"
+        add_event(
+            session,
+            row.ticket_id,
+            "maildesk",
+            "delivery_failed",
+            {
+                "kind": row.kind,
+                "to": row.recipients,
+                "error": row.last_error,
+                "attempts": row.attempts,
+            },
+            now,
+        )
+        return
+    delay = min(first * (2 ** (row.attempts - 1)), longest)
+    row.next_attempt_at = now + delay
+
+
+def depth(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == "pending")
+        )
+        or 0
+    )

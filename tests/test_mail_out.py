@@ -1,0 +1,273 @@
+"""Mail out: acknowledgements and agent notifications through the outbox, to a real SMTP sink."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from maildesk.clock import FixedClock
+from maildesk.config import settings_from_mapping
+from maildesk.config.model import Settings
+from maildesk.outbox.compose import Outgoing, compose
+from maildesk.outbox.mails import humanize
+from maildesk.outbox.sender import Sender
+from maildesk.pipeline import Pipeline
+from maildesk.starter import starter_dir
+from maildesk.store.db import session_factory
+from maildesk.store.models import Event, OutboxMessage
+from tests.support.need import free_port
+from tests.support.smtpsink import Sink
+from tests.test_pipeline import T0, mail
+
+
+def settings_for(
+    tmp_path: Path, db_url: str, smtp: dict[str, object], **outbox: object
+) -> Settings:
+    shutil.copytree(starter_dir("templates"), tmp_path / "templates", dirs_exist_ok=True)
+    (tmp_path / "rules").mkdir(exist_ok=True)
+    (tmp_path / "rules" / "00.yaml").write_text("- name: all\n  then: {sla: normal}\n")
+    return settings_from_mapping(
+        {
+            "helpdesk": {"address": "support@example.com", "name": "Example Support"},
+            "database": {"url": db_url},
+            "smtp": smtp,
+            "outbox": outbox,
+            "tiers": [{"name": "L1", "agents": ["agent1@example.com", "agent2@example.com"]}],
+            "sla_policies": [{"name": "normal", "first_response": "2h"}],
+        },
+        name="maildesk.toml",
+        base=tmp_path,
+    )
+
+
+def parsed(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+
+
+def test_acknowledgement_and_notification_arrive_once(
+    engine: Engine, db_url: str, tmp_path: Path, smtp_sink: Sink
+) -> None:
+    settings = settings_for(
+        tmp_path, db_url, {"host": "127.0.0.1", "port": smtp_sink.port, "security": "none"}
+    )
+    clock = FixedClock(T0)
+    p = Pipeline(settings, session_factory(engine), clock)
+    out = p.ingest(mail(sender="Alice Example <alice@example.org>"), "test")
+    sender = Sender(settings, session_factory(engine), clock)
+    assert sender.deliver_due() == 2
+    assert sender.deliver_due() == 0
+    by_rcpt = {tuple(m.rcpt_tos): parsed(m.data) for m in smtp_sink.messages}
+    ack = by_rcpt[("alice@example.org",)]
+    token = f"[#{out.ticket_id}]"
+    assert ack["Subject"] == f"{token} Printer on fire"
+    assert ack["From"] == "Example Support <support@example.com>"
+    assert ack["Reply-To"] == f"support+{out.ticket_id}@example.com"
+    assert ack["In-Reply-To"] == "<m1@example.org>" and "<m1@example.org>" in ack["References"]
+    assert ack["Auto-Submitted"] == "auto-replied" and ack["X-Loop"] == "support@example.com"
+    assert ack["Message-ID"].endswith("@example.com>")
+    body = ack.get_content()
+    assert "Hello Alice Example" in body and token in body and "within 2 hours" in body
+    note = by_rcpt[("agent1@example.com", "agent2@example.com")]
+    assert token in note["Subject"] and "It burns." in note.get_content()
+    # The customer's reply to the acknowledgement threads back into the ticket.
+    reply = mail(
+        "Re: Printer on fire",
+        msgid="<m2@example.org>",
+        headers=f"In-Reply-To: {ack['Message-ID']}\r\n",
+    )
+    assert p.ingest(reply, "test").ticket_id == out.ticket_id
+
+
+def test_no_acknowledgement_to_robots_or_imports(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path, db_url, {"spool_dir": "out"})
+    p = Pipeline(settings, session_factory(engine), FixedClock(T0))
+    p.ingest(mail(headers="Auto-Submitted: auto-replied\r\n"), "test")
+    p.ingest(mail(msgid="<m2@x>", sender="b@example.org"), "import", acknowledge=False)
+    with session_factory(engine)() as s:
+        kinds = [r.kind for r in s.scalars(select(OutboxMessage))]
+    assert kinds == ["notification", "notification"]
+
+
+def test_a_burst_gets_a_handful_of_acknowledgements(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path, db_url, {"spool_dir": "out"}, acknowledgements_per_hour=3)
+    clock = FixedClock(T0)
+    p = Pipeline(settings, session_factory(engine), clock)
+    for n in range(30):
+        p.ingest(mail(f"Question {n}", msgid=f"<burst{n}@x>"), "test")
+    with session_factory(engine)() as s:
+        acks = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "acknowledgement")).all()
+        suppressed = s.scalars(
+            select(Event).where(Event.kind == "acknowledgement_suppressed")
+        ).all()
+    assert (len(acks), len(suppressed)) == (3, 27)
+    clock.advance(timedelta(hours=1, minutes=1))
+    p.ingest(mail("Later", msgid="<later@x>"), "test")
+    with session_factory(engine)() as s:
+        assert (
+            len(
+                s.scalars(
+                    select(OutboxMessage).where(OutboxMessage.kind == "acknowledgement")
+                ).all()
+            )
+            == 4
+        )
+
+
+def test_relay_down_then_up_delivers_each_message_exactly_once(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    settings = settings_for(
+        tmp_path, db_url, {"host": "127.0.0.1", "port": port, "security": "none"}, retry_first="1m"
+    )
+    clock = FixedClock(T0)
+    p = Pipeline(settings, session_factory(engine), clock)
+    for n in range(5):
+        p.ingest(mail(f"Q{n}", sender=f"c{n}@example.org", msgid=f"<q{n}@x>"), "test")
+    sender = Sender(settings, session_factory(engine), clock)
+    assert sender.deliver_due() == 0  # nobody listens
+    with session_factory(engine)() as s:
+        rows = s.scalars(select(OutboxMessage)).all()
+        assert {r.state for r in rows} == {"pending"} and all(r.attempts == 1 for r in rows)
+        assert all("connection refused" in (r.last_error or "") for r in rows)
+    assert sender.deliver_due() == 0  # not due yet: backoff
+    sink = Sink()
+    sink.port = port
+    sink.controller.port = port
+    sink.start()
+    try:
+        sink.handler.fail_with = "451 4.3.0 busy"
+        clock.advance(timedelta(minutes=1))
+        assert sender.deliver_due() == 0
+        sink.handler.fail_with = None
+        clock.advance(timedelta(minutes=2))
+        assert sender.deliver_due() == 10
+        assert sender.deliver_due() == 0
+        ids = [parsed(m.data)["Message-ID"] for m in sink.messages]
+        assert len(ids) == 10 and len(set(ids)) == 10
+    finally:
+        sink.stop()
+
+
+def test_giving_up_leaves_an_event_and_a_failed_row(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(
+        tmp_path,
+        db_url,
+        {"host": "127.0.0.1", "port": free_port(), "security": "none"},
+        give_up_after="1h",
+    )
+    clock = FixedClock(T0)
+    out = Pipeline(settings, session_factory(engine), clock).ingest(mail(), "test")
+    sender = Sender(settings, session_factory(engine), clock)
+    for _ in range(12):
+        sender.deliver_due()
+        clock.advance(timedelta(minutes=30))
+    with session_factory(engine)() as s:
+        states = {r.state for r in s.scalars(select(OutboxMessage))}
+        events = s.scalars(
+            select(Event).where(Event.kind == "delivery_failed", Event.ticket_id == out.ticket_id)
+        ).all()
+    assert states == {"failed"} and len(events) == 2
+
+
+def test_spool_writes_one_file_per_message(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, db_url, {"spool_dir": "out"})
+    clock = FixedClock(T0)
+    Pipeline(settings, session_factory(engine), clock).ingest(mail(), "test")
+    sender = Sender(settings, session_factory(engine), clock)
+    assert sender.deliver_due() == 2
+    files = sorted((tmp_path / "out").glob("*.eml"))
+    assert len(files) == 2
+    with session_factory(engine).begin() as s:  # as if we died before recording "sent"
+        for row in s.scalars(select(OutboxMessage)):
+            row.state = "pending"
+    clock.advance(timedelta(minutes=10))
+    assert sender.deliver_due() == 2
+    assert sorted((tmp_path / "out").glob("*.eml")) == files  # the same files, not new ones
+
+
+@pytest.mark.parametrize(
+    ("minutes", "language", "text"),
+    [
+        (120, "en", "2 hours"),
+        (15, "en", "15 minutes"),
+        (60, "en", "1 hour"),
+        (120, "ru", "2 часа"),
+        (300, "ru", "5 часов"),
+        (21, "ru", "21 минута"),
+        (1500, "en", "1 day 1 hour"),
+    ],
+)
+def test_humanize(minutes: int, language: str, text: str) -> None:
+    assert humanize(timedelta(minutes=minutes), language) == text
+
+
+def test_header_injection_is_impossible() -> None:
+    raw = compose(
+        Outgoing(
+            kind="acknowledgement",
+            to=("a@example.org",),
+            subject="Hi\r\nBcc: victim@example.net",
+            text="x",
+            from_name="Evil\r\nBcc: victim@example.net",
+        ),
+        message_id="<x@example.com>",
+        sender="support@example.com",
+        reply_to="support@example.com",
+        loop_token="support@example.com",
+        date=T0,
+    )
+    message = parsed(raw)
+    assert message["Bcc"] is None
+    assert "victim" in message["Subject"]  # kept as text, on the one line
+    assert raw.count(b"\nBcc:") == 0
+
+
+def test_end_to_end_from_dovecot_to_the_customer(
+    engine: Engine, db_url: str, tmp_path: Path, smtp_sink: Sink, dovecot, imap_account
+) -> None:  # type: ignore[no-untyped-def]
+    """A customer mail in IMAP -> `run --once` -> the acknowledgement with the token arrives."""
+    from maildesk.daemon import Daemon
+
+    settings = settings_for(
+        tmp_path, db_url, {"host": "127.0.0.1", "port": smtp_sink.port, "security": "none"}
+    )
+    box = {
+        "name": "support",
+        "host": "127.0.0.1",
+        "port": dovecot.imap_port,
+        "security": "none",
+        "username": imap_account.username,
+        "password": imap_account.password,
+    }
+    settings = settings.model_copy(
+        update={
+            "mailboxes": (
+                type(settings)
+                .model_validate({**settings.model_dump(), "mailboxes": [box]})
+                .mailboxes
+            )
+        }
+    )
+    client = dovecot.client(imap_account)
+    client.append("INBOX", mail(sender="Alice <alice@example.org>"))
+    client.logout()
+    daemon = Daemon(settings, Pipeline(settings, session_factory(engine)))
+    assert daemon.run_once() == 1
+    [ack] = [parsed(m.data) for m in smtp_sink.messages if m.rcpt_tos == ["alice@example.org"]]
+    assert ack["Subject"].startswith("[#") and ack["In-Reply-To"] == "<m1@example.org>"
+    assert any(
+        m.rcpt_tos == ["agent1@example.com", "agent2@example.com"] for m in smtp_sink.messages
+    )
