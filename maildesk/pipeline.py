@@ -18,7 +18,9 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from maildesk import agent_mail
 from maildesk.clock import Clock, SystemClock
+from maildesk.commands import parse_commands
 from maildesk.config.model import Settings
 from maildesk.errors import Quarantined, TryLater, UserError
 from maildesk.guards import Ours, Verdict, judge
@@ -80,6 +82,7 @@ class Pipeline:
         # Replaced whole when rule files change (see daemon.py); read once per message.
         self.router = router
         self.mailer = Mailer(settings)
+        self.tiers = frozenset(t.name for t in settings.tiers)
 
     def ingest(self, raw: bytes, source: str, *, acknowledge: bool = True) -> Outcome:
         """Store one message exactly once; raises TryLater if the database is down.
@@ -184,17 +187,26 @@ class Pipeline:
             ticket = found
             new = False
             self._update_ticket(session, ticket, mail, decision, now, visible)
+        agent = not new and mail.sender.address in self.policy.agents
+        commands = parse_commands(visible, self.tiers) if agent else None
         message = store.store_message(
             session,
             ticket,
             mail,
-            visible=visible,
+            visible=commands.text if commands and not commands.problems else visible,
             kind=verdict.kind,
             reasons=verdict.reasons,
             source=source,
             now=now,
+            direction="out" if agent else "in",
+            # Rejected commands and #note: kept, never shown to a customer.
+            is_note=bool(commands and (commands.note or commands.problems)),
         )
         self._participants(session, ticket, mail, new, now)
+        if commands is not None:
+            agent_mail.handle(self, session, ticket, message, mail, commands, now)
+        elif not new and not verdict.loop_suspect:
+            self.mailer.on_customer_reply(session, ticket, message, mail, now)
         if new:
             self.mailer.on_new_ticket(
                 session,

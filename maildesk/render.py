@@ -140,10 +140,22 @@ def sample_context() -> dict[str, Any]:
         },
         "sla": {"policy": "normal", "first_response": "2 hours", "resolution": "4 hours"},
         "agent": {"name": "Bob Agent", "address": "bob@example.com"},
+        "reply": {
+            "text": "Please restart the printer.",
+            "problems": ["#stauts: unknown command"],
+            "help": "Commands: ...",
+        },
     }
 
 
-REQUIRED_EVENTS = ("acknowledgement", "notification")
+REQUIRED_EVENTS = (
+    "acknowledgement",
+    "notification",
+    "reply",
+    "status",
+    "customer_reply",
+    "command_error",
+)
 
 
 def missing_templates(folder: Path, default_language: str) -> list[Problem]:

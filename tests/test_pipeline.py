@@ -84,7 +84,13 @@ def test_new_ticket_and_reply_by_token(engine: Engine) -> None:
         assert ticket.requester is not None and ticket.requester.name == "Alice"
         visible = [m.visible_text.strip() for m in ticket.messages]
         assert visible == ["It burns.", "Still burning."]
-        assert [e.kind for e in ticket.events] == ["created", "queued", "queued", "message"]
+        assert [e.kind for e in ticket.events] == [
+            "created",
+            "queued",
+            "queued",
+            "queued",
+            "message",
+        ]
 
 
 def test_the_same_mail_twice_is_stored_once(engine: Engine) -> None:

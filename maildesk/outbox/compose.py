@@ -30,6 +30,7 @@ class Outgoing:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     automatic: bool = True  # Auto-Submitted: auto-replied and our X-Loop
+    attachments: tuple[tuple[str, str, bytes], ...] = ()  # (file name, content type, bytes)
 
 
 def new_message_id(domain: str, ticket_id: int | None) -> str:
@@ -70,4 +71,11 @@ def compose(
     message.set_content(mail.text, charset="utf-8")
     if mail.html:
         message.add_alternative(mail.html, subtype="html", charset="utf-8")
+    for filename, content_type, content in mail.attachments:
+        maintype, _, subtype = content_type.partition("/")
+        if content_type == "message/rfc822" or not subtype:
+            maintype, subtype = "application", "octet-stream"
+        message.add_attachment(
+            content, maintype=maintype, subtype=subtype, filename=one_line(filename)
+        )
     return message.as_bytes()

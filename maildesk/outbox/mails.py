@@ -165,6 +165,111 @@ class Mailer:
                 reply=False,
             )
 
+    def watchers(self, ticket: Ticket) -> list[str]:
+        """Who hears about a customer's reply: the assignee, else the tier's agents."""
+        return [ticket.assignee] if ticket.assignee else self._tier_agents(ticket.tier)
+
+    def on_customer_reply(
+        self, session: Session, ticket: Ticket, message: Message, mail: ParsedMail, now: datetime
+    ) -> None:
+        to = [a for a in self.watchers(ticket) if a]
+        to += [a for a in ticket.notify if a not in to]
+        if to:
+            self._queue(
+                session,
+                ticket,
+                message,
+                mail,
+                "customer_reply",
+                "customer_reply",
+                to,
+                [self.settings.helpdesk.default_language, "en"],
+                now,
+                reply=False,
+            )
+
+    def relay(
+        self,
+        session: Session,
+        ticket: Ticket,
+        message: Message,
+        mail: ParsedMail,
+        text: str,
+        customers: list[str],
+        last_customer: Message | None,
+        now: datetime,
+    ) -> None:
+        """The agent's new text to the customers, from the support address, threaded."""
+        agent = mail.sender.name if mail.sender and mail.sender.name else ""
+        wanted = [ticket.language, self.settings.helpdesk.default_language, "en"]
+        thread_id = last_customer.message_id if last_customer else None
+        refs = (*(last_customer.references if last_customer else ()), thread_id)
+        self._queue(
+            session,
+            ticket,
+            message,
+            mail,
+            "reply",
+            "reply",
+            customers,
+            wanted,
+            now,
+            reply=False,
+            automatic=False,
+            extra={
+                "reply": {"text": text, "problems": [], "help": ""},
+                "agent": {"name": agent, "address": message.from_address},
+            },
+            from_name=f"{agent} via {self.settings.helpdesk.name}"
+            if agent
+            else self.settings.helpdesk.name,
+            in_reply_to=thread_id,
+            references=tuple(r for r in refs if r),
+            attachments=tuple(
+                (p.filename, p.content_type, p.content)
+                for p in mail.parts
+                if not p.inline and p.content is not None
+            ),
+        )
+
+    def status_notice(
+        self,
+        session: Session,
+        ticket: Ticket,
+        message: Message,
+        mail: ParsedMail,
+        customers: list[str],
+        now: datetime,
+    ) -> None:
+        wanted = [ticket.language, self.settings.helpdesk.default_language, "en"]
+        self._queue(
+            session, ticket, message, mail, "status", "status", customers, wanted, now, reply=False
+        )
+
+    def command_error(
+        self,
+        session: Session,
+        ticket: Ticket,
+        message: Message,
+        mail: ParsedMail,
+        problems: tuple[str, ...],
+        help_text: str,
+        now: datetime,
+    ) -> None:
+        self._queue(
+            session,
+            ticket,
+            message,
+            mail,
+            "command_error",
+            "command_error",
+            [message.from_address],
+            [self.settings.helpdesk.default_language, "en"],
+            now,
+            reply=True,
+            extra={"reply": {"text": "", "problems": list(problems), "help": help_text}},
+        )
+
     def _tier_agents(self, tier: str | None) -> list[str]:
         found = self.settings.tier(tier) if tier else None
         return list(found.agents) if found else []
@@ -182,25 +287,46 @@ class Mailer:
         now: datetime,
         *,
         reply: bool,
+        extra: dict[str, Any] | None = None,
+        from_name: str | None = None,
+        automatic: bool = True,
+        in_reply_to: str | None = None,
+        references: tuple[str, ...] = (),
+        attachments: tuple[tuple[str, str, bytes], ...] = (),
     ) -> None:
         language = next((w for w in wanted if w), "en")
-        rendered = render_event(
-            self.env, self.folder, template, wanted, self.context(ticket, message, mail, language)
-        )
+        try:
+            context = {**self.context(ticket, message, mail, language), **(extra or {})}
+            rendered = render_event(self.env, self.folder, template, wanted, context)
+        except Exception as exc:  # a broken template must never cost us the customer's mail
+            log.error("ticket %s: %s not sent: template %s: %s", ticket.id, kind, template, exc)
+            add_event(
+                session,
+                ticket.id,
+                "maildesk",
+                "template_error",
+                {"kind": kind, "template": template, "error": str(exc)[:500]},
+                now,
+            )
+            return
         token = ticket_token(self.settings.helpdesk.token_format, ticket.id)
         subject = rendered.subject or f"{token} {ticket.subject}"
         if token not in subject:
             subject = f"{token} {subject}"
-        references = (*mail.references, mail.message_id) if mail.message_id else mail.references
+        if in_reply_to is None and reply:
+            in_reply_to = mail.message_id
+            references = (*mail.references, mail.message_id) if mail.message_id else mail.references
         outgoing = Outgoing(
             kind=kind,
             to=tuple(to),
             subject=subject,
             text=rendered.text,
             html=rendered.html,
-            from_name=self.settings.helpdesk.name,
-            in_reply_to=mail.message_id if reply else None,
-            references=tuple(r for r in references if r) if reply else (),
+            from_name=from_name or self.settings.helpdesk.name,
+            in_reply_to=in_reply_to,
+            references=tuple(r for r in references if r),
+            automatic=automatic,
+            attachments=attachments,
         )
         message_id = new_message_id(self.domain, ticket.id)
         raw = compose(

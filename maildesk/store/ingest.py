@@ -137,10 +137,13 @@ def store_message(
     reasons: tuple[str, ...],
     source: str,
     now: datetime,
+    direction: str = "in",
+    is_note: bool = False,
 ) -> Message:
     message = Message(
         ticket_id=ticket.id,
-        direction="in",
+        direction=direction,
+        is_note=is_note,
         dedupe_key=mail.dedupe_key,
         message_id=mail.message_id,
         in_reply_to=mail.in_reply_to,

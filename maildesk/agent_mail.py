@@ -1,0 +1,126 @@
+"""An agent's mail on a ticket: commands applied, new text relayed to the customers.
+
+Runs inside the pipeline's transaction, after the agent's message is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from maildesk.commands import HELP, Commands
+from maildesk.parse import ParsedMail
+from maildesk.store.ingest import add_event
+from maildesk.store.models import Message, Participant, Ticket
+
+if TYPE_CHECKING:
+    from maildesk.pipeline import Pipeline
+
+
+def handle(
+    pipeline: Pipeline,
+    session: Session,
+    ticket: Ticket,
+    message: Message,
+    mail: ParsedMail,
+    commands: Commands,
+    now: datetime,
+) -> None:
+    agent = message.from_address
+    if commands.problems:
+        add_event(
+            session,
+            ticket.id,
+            agent,
+            "commands_rejected",
+            {"problems": list(commands.problems)},
+            now,
+        )
+        pipeline.mailer.command_error(session, ticket, message, mail, commands.problems, HELP, now)
+        return
+    before = ticket.status
+    apply_commands(session, ticket, commands, agent, now)
+    if commands.note:
+        add_event(session, ticket.id, agent, "note", {"message": message.id}, now)
+        return
+    customers = customer_addresses(session, ticket, pipeline.policy.agents)
+    if commands.text.strip() and customers:
+        last = last_customer_message(session, ticket, pipeline.policy.agents)
+        pipeline.mailer.relay(session, ticket, message, mail, commands.text, customers, last, now)
+        if ticket.first_response_at is None:
+            ticket.first_response_at = now
+        add_event(
+            session, ticket.id, agent, "replied", {"message": message.id, "to": customers}, now
+        )
+        if ticket.status in ("new", "pending") and before == ticket.status:
+            ticket.status = "open"
+    if ticket.status != before and ticket.status in ("resolved", "closed") and customers:
+        pipeline.mailer.status_notice(session, ticket, message, mail, customers, now)
+
+
+def apply_commands(
+    session: Session, ticket: Ticket, commands: Commands, agent: str, now: datetime
+) -> None:
+    for command in commands.commands:
+        name, argument = command.name, command.argument
+        if name in ("status", "close"):
+            status = "closed" if name == "close" else argument.lower()
+            _change(session, ticket, "status", status, agent, now)
+            if status == "resolved":
+                ticket.resolved_at = now
+            elif status == "closed":
+                ticket.closed_at = now
+        elif name == "assign":
+            _change(
+                session,
+                ticket,
+                "assignee",
+                agent if argument.lower() == "me" else argument.lower(),
+                agent,
+                now,
+            )
+        elif name == "priority":
+            _change(session, ticket, "priority", argument.lower(), agent, now)
+        elif name == "tier":
+            _change(session, ticket, "tier", argument, agent, now)
+        elif name == "tag" and argument not in ticket.tags:
+            ticket.tags = [*ticket.tags, argument]
+            add_event(session, ticket.id, agent, "tag", {"added": argument}, now)
+    ticket.updated_at = now
+
+
+def _change(
+    session: Session, ticket: Ticket, field: str, value: str, agent: str, now: datetime
+) -> None:
+    old = getattr(ticket, field)
+    if old != value:
+        setattr(ticket, field, value)
+        add_event(session, ticket.id, agent, field, {"from": old, "to": value}, now)
+
+
+def customer_addresses(session: Session, ticket: Ticket, agents: frozenset[str]) -> list[str]:
+    found: list[str] = []
+    if ticket.requester is not None:
+        found.append(ticket.requester.address)
+    for address in session.scalars(
+        select(Participant.address).where(
+            Participant.ticket_id == ticket.id, Participant.role.in_(("requester", "cc"))
+        )
+    ):
+        if address not in found and address not in agents:
+            found.append(address)
+    return found
+
+
+def last_customer_message(
+    session: Session, ticket: Ticket, agents: frozenset[str]
+) -> Message | None:
+    rows = session.scalars(
+        select(Message)
+        .where(Message.ticket_id == ticket.id, Message.direction == "in")
+        .order_by(Message.id.desc())
+    )
+    return next((m for m in rows if m.from_address not in agents), None)

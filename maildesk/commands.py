@@ -1,0 +1,90 @@
+"""Commands at the top of an agent's mail: "#status resolved", "#assign me", ...
+
+Commands are the leading lines that start with "#"; the first other line
+ends them. Parsing is pure: it returns the commands, the text without them,
+or the problems (then nothing is relayed and the agent is told why).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from maildesk.store.models import PRIORITIES, TICKET_STATUSES
+
+HELP = """Commands (one per line, at the top of your reply):
+  #status open|pending|resolved|closed
+  #assign me|ADDRESS
+  #priority urgent|high|normal|low
+  #tier NAME
+  #tag NAME
+  #note      (the whole mail is an internal note: no customer sees it)
+  #close     (the same as #status closed)"""
+
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+_LINE = re.compile(r"^#([A-Za-z]+)\b\s*(.*)$")
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    argument: str = ""
+
+
+@dataclass(frozen=True)
+class Commands:
+    commands: tuple[Command, ...] = ()
+    text: str = ""  # the mail's text without the command lines
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def note(self) -> bool:
+        return any(c.name == "note" for c in self.commands)
+
+
+def parse_commands(text: str, tiers: frozenset[str]) -> Commands:
+    lines = text.replace("\r\n", "\n").split("\n")
+    commands: list[Command] = []
+    problems: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index].strip()
+        if not line:
+            index += 1
+            continue
+        match = _LINE.match(line)
+        if not match:
+            break
+        name, argument = match.group(1).lower(), match.group(2).strip()
+        problem = _check(name, argument, tiers)
+        if problem:
+            problems.append(f"{line}: {problem}")
+        else:
+            commands.append(Command(name, argument))
+        index += 1
+    rest = "\n".join(lines[index:]).strip("\n")
+    return Commands(tuple(commands), rest + "\n" if rest else "", tuple(problems))
+
+
+def _check(name: str, argument: str, tiers: frozenset[str]) -> str | None:
+    if name == "status":
+        if argument.lower() not in TICKET_STATUSES or argument.lower() == "new":
+            return "status must be open, pending, resolved or closed"
+    elif name == "assign":
+        if argument.lower() != "me" and not _ADDRESS.match(argument):
+            return "assign needs me or an e-mail address"
+    elif name == "priority":
+        if argument.lower() not in PRIORITIES:
+            return f"priority must be one of {', '.join(PRIORITIES)}"
+    elif name == "tier":
+        if argument not in tiers:
+            return f"unknown tier (tiers: {', '.join(sorted(tiers)) or 'none'})"
+    elif name == "tag":
+        if not argument or " " in argument:
+            return "tag needs one word"
+    elif name in ("note", "close"):
+        if argument:
+            return f"#{name} takes no argument"
+    else:
+        return "unknown command"
+    return None

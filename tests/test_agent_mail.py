@@ -1,0 +1,211 @@
+"""Agents by mail: replies relayed without the quoted history, commands, notes."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from maildesk.clock import FixedClock
+from maildesk.commands import Command, parse_commands
+from maildesk.outbox.sender import Sender
+from maildesk.pipeline import Pipeline
+from maildesk.store.db import session_factory
+from maildesk.store.models import Event, Message, OutboxMessage, Ticket
+from tests.support.smtpsink import Sink
+from tests.test_mail_out import settings_for
+from tests.test_pipeline import T0, mail
+
+TIERS = frozenset({"L1", "L2"})
+
+
+@pytest.mark.parametrize(
+    ("text", "commands", "rest", "problems"),
+    [
+        ("#status resolved\nDone.\n", [Command("status", "resolved")], "Done.\n", []),
+        (
+            "\n#assign me\n#priority HIGH\n#tier L2\n#tag vpn\n\nText\n#not a command\n",
+            [
+                Command("assign", "me"),
+                Command("priority", "HIGH"),
+                Command("tier", "L2"),
+                Command("tag", "vpn"),
+            ],
+            "Text\n#not a command\n",
+            [],
+        ),
+        ("#note\nInternal only\n", [Command("note")], "Internal only\n", []),
+        ("#close\n", [Command("close")], "", []),
+        ("#stauts resolved\nHi\n", [], "Hi\n", ["#stauts resolved: unknown command"]),
+        (
+            "#status maybe\n",
+            [],
+            "",
+            ["#status maybe: status must be open, pending, resolved or closed"],
+        ),
+        ("#tier L9\n", [], "", ["#tier L9: unknown tier (tiers: L1, L2)"]),
+        ("#assign bob\n", [], "", ["#assign bob: assign needs me or an e-mail address"]),
+        ("No commands here.\n#status resolved\n", [], "No commands here.\n#status resolved\n", []),
+    ],
+)
+def test_parse_commands(text: str, commands: list[Command], rest: str, problems: list[str]) -> None:
+    parsed = parse_commands(text, TIERS)
+    assert (list(parsed.commands), parsed.text, list(parsed.problems)) == (commands, rest, problems)
+
+
+THUNDERBIRD = """{commands}Please restart the printer, that fixes it.
+
+Bob
+
+On 20.11.2026 09:00, Example Support wrote:
+> [#{n}] Printer on fire
+> It burns.
+"""
+OUTLOOK = """{commands}Please restart the printer, that fixes it.
+
+-----Original Message-----
+From: Example Support <support@example.com>
+Sent: Friday, November 20, 2026 9:00 AM
+To: Bob Agent <bob@example.com>
+Subject: [#{n}] New ticket: Printer on fire
+
+It burns.
+"""
+
+
+def parsed(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+
+
+@pytest.fixture
+def desk(engine: Engine, db_url: str, tmp_path: Path, smtp_sink: Sink):  # type: ignore[no-untyped-def]
+    settings = settings_for(
+        tmp_path, db_url, {"host": "127.0.0.1", "port": smtp_sink.port, "security": "none"}
+    )
+    settings = settings.model_copy(
+        update={
+            "tiers": (
+                settings.tiers[0].model_copy(
+                    update={"agents": ("bob@example.com", "carol@example.com")}
+                ),
+            )
+        }
+    )
+    clock = FixedClock(T0)
+    pipeline = Pipeline(settings, session_factory(engine), clock)
+    sender = Sender(settings, session_factory(engine), clock)
+    first = pipeline.ingest(mail(sender="Alice <alice@example.org>"), "test")
+    sender.deliver_due()
+    smtp_sink.messages.clear()
+    return pipeline, sender, first.ticket_id
+
+
+def agent_reply(n: int, style: str, commands: str = "", msgid: str = "<bob1@example.com>") -> bytes:
+    body = (THUNDERBIRD if style == "thunderbird" else OUTLOOK).format(commands=commands, n=n)
+    return (
+        f"From: Bob Agent <bob@example.com>\r\nTo: support+{n}@example.com\r\n"
+        f"Subject: Re: [#{n}] New ticket: Printer on fire\r\nMessage-ID: {msgid}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body.replace("\n", "\r\n")
+    ).encode()
+
+
+@pytest.mark.parametrize("style", ["thunderbird", "outlook"])
+def test_agent_reply_reaches_the_customer_without_history(
+    desk, smtp_sink: Sink, engine: Engine, style: str
+) -> None:  # type: ignore[no-untyped-def]
+    pipeline, sender, n = desk
+    pipeline.ingest(agent_reply(n, style), "test")
+    sender.deliver_due()
+    [relayed] = [parsed(m.data) for m in smtp_sink.messages if m.rcpt_tos == ["alice@example.org"]]
+    assert relayed["From"] == "Bob Agent via Example Support <support@example.com>"
+    assert relayed["Subject"] == f"Re: [#{n}] Printer on fire"
+    assert relayed["In-Reply-To"] == "<m1@example.org>"
+    assert relayed["Auto-Submitted"] is None
+    text = relayed.get_content()
+    assert text.startswith("Please restart the printer, that fixes it.")
+    assert "It burns" not in text and "Original Message" not in text and "wrote:" not in text
+    assert "bob@example.com" not in relayed.as_string()
+    with session_factory(engine)() as s:
+        ticket = s.get(Ticket, n)
+        assert ticket is not None and ticket.first_response_at == T0 and ticket.status == "open"
+
+
+def test_note_reaches_no_customer(desk, smtp_sink: Sink, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    pipeline, sender, n = desk
+    pipeline.ingest(agent_reply(n, "thunderbird", "#note\n"), "test")
+    sender.deliver_due()
+    assert smtp_sink.messages == []
+    with session_factory(engine)() as s:
+        note = s.scalars(select(Message).where(Message.message_id == "<bob1@example.com>")).one()
+        assert note.is_note and note.direction == "out"
+
+
+def test_status_resolved_sends_the_notice(desk, smtp_sink: Sink, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    pipeline, sender, n = desk
+    pipeline.ingest(agent_reply(n, "outlook", "#status resolved\n#assign me\n"), "test")
+    sender.deliver_due()
+    to_alice = [parsed(m.data) for m in smtp_sink.messages if m.rcpt_tos == ["alice@example.org"]]
+    assert len(to_alice) == 2
+    notice = next(m for m in to_alice if "(resolved)" in m["Subject"])
+    assert "is now resolved" in notice.get_content()
+    with session_factory(engine)() as s:
+        ticket = s.get(Ticket, n)
+        assert ticket is not None and (ticket.status, ticket.assignee) == (
+            "resolved",
+            "bob@example.com",
+        )
+        assert ticket.resolved_at == T0
+
+
+def test_bad_command_relays_nothing_and_tells_the_agent(
+    desk, smtp_sink: Sink, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]
+    pipeline, sender, n = desk
+    pipeline.ingest(agent_reply(n, "thunderbird", "#stauts resolved\n"), "test")
+    sender.deliver_due()
+    [error] = [parsed(m.data) for m in smtp_sink.messages]
+    assert error["To"] == "bob@example.com"
+    text = error.get_content()
+    assert "#stauts resolved: unknown command" in text and "#assign me|ADDRESS" in text
+    with session_factory(engine)() as s:
+        ticket = s.get(Ticket, n)
+        assert ticket is not None and ticket.status == "new"
+        assert s.scalars(select(Event).where(Event.kind == "commands_rejected")).one()
+
+
+def test_customer_reply_goes_to_the_assignee_or_the_tier(
+    desk, smtp_sink: Sink, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]
+    pipeline, sender, n = desk
+    pipeline.ingest(
+        mail(
+            f"Re: [#{n}] Printer on fire",
+            sender="Alice <alice@example.org>",
+            msgid="<m2@example.org>",
+            body="Still burning.",
+        ),
+        "test",
+    )
+    sender.deliver_due()
+    [note] = [m for m in smtp_sink.messages]
+    assert note.rcpt_tos == ["bob@example.com", "carol@example.com"]
+    assert "Still burning." in parsed(note.data).get_content()
+    smtp_sink.messages.clear()
+    pipeline.ingest(
+        agent_reply(n, "thunderbird", "#assign carol@example.com\n", msgid="<bob2@example.com>"),
+        "test",
+    )
+    pipeline.ingest(
+        mail(f"Re: [#{n}]", sender="alice@example.org", msgid="<m3@example.org>", body="Hello?"),
+        "test",
+    )
+    sender.deliver_due()
+    assert [m.rcpt_tos for m in smtp_sink.messages if b"Hello?" in m.data] == [
+        ["carol@example.com"]
+    ]
+    with session_factory(engine)() as s:
+        kinds = [r.kind for r in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+    assert kinds.count("reply") == 1
