@@ -50,6 +50,7 @@ def handle(
     if commands.text.strip() and customers:
         last = last_customer_message(session, ticket, pipeline.policy.agents)
         pipeline.mailer.relay(session, ticket, message, mail, commands.text, customers, last, now)
+        pipeline.mailer.agent_copy(session, ticket, message, mail, commands.text, now)
         if ticket.first_response_at is None:
             ticket.first_response_at = now
         add_event(

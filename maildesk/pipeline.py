@@ -131,6 +131,15 @@ class Pipeline:
                 )
         raise AssertionError("unreachable")
 
+    def is_agent(self, mail: ParsedMail) -> bool:
+        """An agent writing, as far as we trust the sender (helpdesk.trust_agents)."""
+        if mail.sender is None or mail.sender.address not in self.policy.agents:
+            return False
+        if self.settings.helpdesk.trust_agents == "sender":
+            return True
+        results = " ".join(mail.header_all("Authentication-Results")).lower()
+        return "spf=pass" in results or "dkim=pass" in results
+
     def store_parsed(
         self,
         session: Session,
@@ -187,7 +196,7 @@ class Pipeline:
             ticket = found
             new = False
             self._update_ticket(session, ticket, mail, decision, now, visible)
-        agent = not new and mail.sender.address in self.policy.agents
+        agent = not new and self.is_agent(mail)
         commands = parse_commands(visible, self.tiers) if agent else None
         message = store.store_message(
             session,
@@ -320,7 +329,7 @@ class Pipeline:
     ) -> None:
         assert mail.sender is not None
         sender = mail.sender.address
-        is_agent = sender in self.policy.agents
+        is_agent = self.is_agent(mail)
         ticket.updated_at = now
         if decision.reopen:
             store.add_event(

@@ -155,6 +155,7 @@ REQUIRED_EVENTS = (
     "status",
     "customer_reply",
     "command_error",
+    "agent_copy",
 )
 
 

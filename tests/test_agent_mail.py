@@ -209,3 +209,107 @@ def test_customer_reply_goes_to_the_assignee_or_the_tier(
     with session_factory(engine)() as s:
         kinds = [r.kind for r in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
     assert kinds.count("reply") == 1
+
+
+def test_agent_copy_goes_to_the_other_watchers(desk, smtp_sink: Sink) -> None:  # type: ignore[no-untyped-def]
+    pipeline, sender, n = desk
+    pipeline.ingest(agent_reply(n, "thunderbird"), "test")
+    sender.deliver_due()
+    [copy] = [m for m in smtp_sink.messages if m.rcpt_tos == ["carol@example.com"]]
+    text = parsed(copy.data).get_content()
+    assert "Bob Agent answered" in text and "Please restart the printer" in text
+
+
+def test_authenticated_trust_needs_spf_or_dkim(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, db_url, {"spool_dir": "out"})
+    settings = settings.model_copy(
+        update={
+            "helpdesk": settings.helpdesk.model_copy(update={"trust_agents": "authenticated"}),
+            "tiers": (settings.tiers[0].model_copy(update={"agents": ("bob@example.com",)}),),
+        }
+    )
+    pipeline = Pipeline(settings, session_factory(engine), FixedClock(T0))
+    n = pipeline.ingest(mail(sender="alice@example.org"), "test").ticket_id
+    assert n is not None
+    forged = agent_reply(n, "thunderbird", "#status closed\n")
+    pipeline.ingest(forged, "test")
+    signed = agent_reply(n, "thunderbird", "#status closed\n", msgid="<bob2@example.com>")
+    signed = (
+        b"Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=example.com\r\n" + signed
+    )
+    with session_factory(engine)() as s:
+        assert s.get(Ticket, n).status != "closed"  # type: ignore[union-attr]
+    pipeline.ingest(signed, "test")
+    with session_factory(engine)() as s:
+        assert s.get(Ticket, n).status == "closed"  # type: ignore[union-attr]
+
+
+def test_the_whole_conversation_through_dovecot_and_smtp(
+    engine: Engine,
+    db_url: str,
+    tmp_path: Path,
+    smtp_sink: Sink,
+    dovecot,  # type: ignore[no-untyped-def]
+    imap_account,
+) -> None:
+    """Customer mail -> acknowledgement -> agent notification -> agent reply (Thunderbird and
+    Outlook style) -> only the new text reaches the customer -> #note reaches nobody ->
+    #status resolved sends the notice. Real Dovecot in, real SMTP out."""
+    from maildesk.daemon import Daemon
+
+    base = settings_for(
+        tmp_path, db_url, {"host": "127.0.0.1", "port": smtp_sink.port, "security": "none"}
+    )
+    data = base.model_dump()
+    data["tiers"][0]["agents"] = ["bob@example.com"]
+    data["mailboxes"] = [
+        {
+            "name": "support",
+            "host": "127.0.0.1",
+            "port": dovecot.imap_port,
+            "security": "none",
+            "username": imap_account.username,
+            "password": imap_account.password,
+        }
+    ]
+    settings = type(base).model_validate(data)
+    daemon = Daemon(settings, Pipeline(settings, session_factory(engine)))
+
+    def deliver(raw: bytes) -> None:
+        client = dovecot.client(imap_account)
+        client.append("INBOX", raw)
+        client.logout()
+        assert daemon.run_once() == 1
+
+    def taken(to: str) -> list[email.message.EmailMessage]:
+        found = [parsed(m.data) for m in smtp_sink.messages if m.rcpt_tos == [to]]
+        smtp_sink.messages[:] = [m for m in smtp_sink.messages if m.rcpt_tos != [to]]
+        return found
+
+    deliver(mail(sender="Alice <alice@example.org>"))
+    [ack] = taken("alice@example.org")
+    token = ack["Subject"].split()[0]
+    n = int(token.strip("[#]"))
+    [notification] = taken("bob@example.com")
+    assert token in notification["Subject"] and "It burns." in notification.get_content()
+
+    for style, msgid in (("thunderbird", "<r1@example.com>"), ("outlook", "<r2@example.com>")):
+        raw = agent_reply(n, style, msgid=msgid).replace(
+            b"Message-ID:", f"In-Reply-To: {notification['Message-ID']}\r\nMessage-ID:".encode(), 1
+        )
+        deliver(raw)
+        [relayed] = taken("alice@example.org")
+        text = relayed.get_content()
+        assert text.startswith("Please restart the printer") and "It burns" not in text
+        assert relayed["From"] == "Bob Agent via Example Support <support@example.com>"
+        assert relayed["In-Reply-To"] == "<m1@example.org>"
+
+    deliver(agent_reply(n, "thunderbird", "#note\n", msgid="<r3@example.com>"))
+    assert taken("alice@example.org") == []
+
+    deliver(agent_reply(n, "outlook", "#status resolved\n", msgid="<r4@example.com>"))
+    notices = taken("alice@example.org")
+    assert any("(resolved)" in m["Subject"] for m in notices)
+    with session_factory(engine)() as s:
+        ticket = s.get(Ticket, n)
+        assert ticket is not None and ticket.status == "resolved"

@@ -271,3 +271,29 @@ def test_end_to_end_from_dovecot_to_the_customer(
     assert any(
         m.rcpt_tos == ["agent1@example.com", "agent2@example.com"] for m in smtp_sink.messages
     )
+
+
+def test_outbox_list_shows_waiting_and_failed_mail(
+    run,
+    write_desk,
+    minimal_config,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    import json
+
+    config = write_desk(minimal_config())
+    run("-c", str(config), "db", "upgrade")
+    message = tmp_path / "m.eml"
+    message.write_bytes(mail(sender="alice@example.org"))
+    assert run("-c", str(config), "ingest", str(message))[0] == 0
+    code, out, _ = run("-c", str(config), "outbox", "list", "--json")
+    rows = json.loads(out)
+    assert code == 0 and sorted(r["kind"] for r in rows) == ["acknowledgement", "notification"]
+    assert all(r["state"] == "pending" for r in rows)
+    code, out, _ = run("-c", str(config), "run", "--once")
+    assert code == 0
+    code, out, _ = run("-c", str(config), "outbox", "list")
+    assert (code, out.strip()) == (0, "outbox is empty")
+    code, out, _ = run("-c", str(config), "outbox", "list", "--state", "sent", "--json")
+    assert len(json.loads(out)) == 2
+    assert len(list((config.parent / "outgoing").glob("*.eml"))) == 2

@@ -106,7 +106,14 @@ def test_required_templates_must_exist(tmp_path: Path) -> None:
     (tmp_path / "acknowledgement.de.txt").write_text("Hallo\n")
     assert [p.what for p in missing_templates(tmp_path, "de")] == [
         f"template missing (the {event} mail cannot be written)"
-        for event in ("notification", "reply", "status", "customer_reply", "command_error")
+        for event in (
+            "notification",
+            "reply",
+            "status",
+            "customer_reply",
+            "command_error",
+            "agent_copy",
+        )
     ]
     assert missing_templates(starter_dir("templates"), "fr") == []  # English is the fallback
 

@@ -80,6 +80,7 @@ class Helpdesk(Section):
     plus_addressing: bool = True
     reopen_days: Annotated[int, Field(ge=0)] = 14
     foreign_token: Literal["new_ticket", "hold"] = "new_ticket"
+    trust_agents: Literal["sender", "authenticated"] = "sender"
 
 
 class Database(Section):

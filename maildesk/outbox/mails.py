@@ -232,6 +232,39 @@ class Mailer:
             ),
         )
 
+    def agent_copy(
+        self,
+        session: Session,
+        ticket: Ticket,
+        message: Message,
+        mail: ParsedMail,
+        text: str,
+        now: datetime,
+    ) -> None:
+        """The other agents watching the ticket see what a colleague answered."""
+        to = [
+            a for a in (*self.watchers(ticket), *ticket.notify) if a and a != message.from_address
+        ]
+        if not to:
+            return
+        agent = mail.sender.name if mail.sender else ""
+        self._queue(
+            session,
+            ticket,
+            message,
+            mail,
+            "agent_copy",
+            "agent_copy",
+            list(dict.fromkeys(to)),
+            [self.settings.helpdesk.default_language, "en"],
+            now,
+            reply=False,
+            extra={
+                "reply": {"text": text, "problems": [], "help": ""},
+                "agent": {"name": agent, "address": message.from_address},
+            },
+        )
+
     def status_notice(
         self,
         session: Session,
