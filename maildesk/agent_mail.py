@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from maildesk.commands import HELP, Commands
 from maildesk.parse import ParsedMail
+from maildesk.sla.timers import cancel
 from maildesk.store.ingest import add_event
 from maildesk.store.models import Message, Participant, Ticket
 
@@ -43,6 +44,8 @@ def handle(
         return
     before = ticket.status
     apply_commands(session, ticket, commands, agent, now)
+    if ticket.status != before and ticket.status in ("resolved", "closed"):
+        cancel(session, ticket.id, ["first_response", "resolution"], now)
     if commands.note:
         add_event(session, ticket.id, agent, "note", {"message": message.id}, now)
         return
@@ -53,6 +56,7 @@ def handle(
         pipeline.mailer.agent_copy(session, ticket, message, mail, commands.text, now)
         if ticket.first_response_at is None:
             ticket.first_response_at = now
+            cancel(session, ticket.id, ["first_response"], now)
         add_event(
             session, ticket.id, agent, "replied", {"message": message.id, "to": customers}, now
         )

@@ -29,6 +29,7 @@ from maildesk.parse import Limits, ParsedMail, parse_mail
 from maildesk.routing.facts import CustomerInfo
 from maildesk.routing.route import Route
 from maildesk.routing.router import Router
+from maildesk.sla.timers import plan
 from maildesk.store import ingest as store
 from maildesk.store.db import transaction
 from maildesk.store.models import Ticket
@@ -309,6 +310,9 @@ class Pipeline:
             },
             now,
         )
+        policy = self.settings.sla_policy(route.sla_policy) if route.sla_policy else None
+        if policy is not None:
+            plan(session, ticket, policy, router.calendar, self.settings.sla.reminders, now)
         if decision.follow_up_of is not None:
             store.add_event(
                 session, ticket.id, "maildesk", "follow_up", {"of": decision.follow_up_of}, now

@@ -170,6 +170,14 @@ class Calendar(Section):
     holidays: Annotated[tuple[str, ...], Field(strict=False)] = ()
 
 
+class Sla(Section):
+    """When to nudge: reminders at these fractions of each target, before it is breached."""
+
+    reminders: Annotated[tuple[Annotated[float, Field(gt=0, lt=1)], ...], Field(strict=False)] = (
+        0.75,
+    )
+
+
 class SlaPolicy(Section):
     """Response and resolution targets ("15m", "2h", "1d"), counted in business or all hours."""
 
@@ -202,6 +210,7 @@ class Settings(Section):
     tiers: Annotated[tuple[Tier, ...], Field(strict=False)] = ()
     calendar: Calendar = Field(default_factory=Calendar)
     sla_policies: Annotated[tuple[SlaPolicy, ...], Field(strict=False)] = ()
+    sla: Sla = Field(default_factory=Sla)
     # Where the settings came from: set by the loader, never a TOML key.
     _source: Path = PrivateAttr(default=Path("maildesk.toml"))
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -131,6 +132,9 @@ class Ticket(Base):
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # Deadlines from the SLA policy, in real time (business hours already counted in).
+    first_response_due: Mapped[datetime | None]
+    resolution_due: Mapped[datetime | None]
 
     requester: Mapped[Customer | None] = relationship()
     messages: Mapped[list[Message]] = relationship(
@@ -308,3 +312,34 @@ class QuarantinedMessage(Base):
     # The same bad mail delivered twice is held once.
     dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+
+
+SLA_TARGETS = ("first_response", "next_response", "resolution")
+TIMER_STATES = ("pending", "fired", "cancelled")
+
+
+class SlaTimer(Base):
+    """One moment an SLA needs attention: a reminder before a deadline, or the breach.
+
+    Indexed by (state, due_at) so that a scheduler tick reads only what is due,
+    however many tickets are open.
+    """
+
+    __tablename__ = "sla_timers"
+    __table_args__ = (
+        CheckConstraint(_in("target", SLA_TARGETS), name="target"),
+        CheckConstraint(_in("state", TIMER_STATES), name="state"),
+        CheckConstraint(_in("kind", ("reminder", "breach")), name="kind"),
+        Index("ix_sla_timers_state_due_at", "state", "due_at"),
+        Index("ix_sla_timers_ticket_id", "ticket_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(10))
+    fraction: Mapped[float] = mapped_column(Float, default=1.0)
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
