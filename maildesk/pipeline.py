@@ -33,7 +33,15 @@ from maildesk.sla.timers import plan
 from maildesk.store import ingest as store
 from maildesk.store.db import transaction
 from maildesk.store.models import Ticket
-from maildesk.thread import Decision, Policy, clean_subject, decide, find_token, plus_ticket
+from maildesk.thread import (
+    Decision,
+    Policy,
+    clean_subject,
+    decide,
+    find_token,
+    plus_ticket,
+    referenced_ids,
+)
 from maildesk.visible import visible_text
 
 log = logging.getLogger("maildesk.pipeline")
@@ -247,8 +255,7 @@ class Pipeline:
         )
 
     def _decide(self, session: Session, mail: ParsedMail, now: datetime) -> Decision:
-        refs = [i for i in (mail.in_reply_to, *mail.references) if i]
-        hits = store.reference_hits(session, refs)
+        hits = store.reference_hits(session, referenced_ids(mail))
         candidates = set(hits.values())
         token = find_token(mail.subject, self.policy.token_format)
         if token is not None:

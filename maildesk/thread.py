@@ -9,12 +9,12 @@ ticket. The decision is pure: the pipeline looks up the facts first.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from maildesk.parse import Address, ParsedMail
+from maildesk.parse import ParsedMail
 
 # Reply and forward prefixes in the languages clients use, possibly nested and
 # numbered ("Re[2]:", "AW: WG: Re:"), and bracketed tags Outlook adds.
@@ -212,8 +212,5 @@ def _lifecycle(
 
 
 def referenced_ids(mail: ParsedMail) -> list[str]:
+    """In-Reply-To and References, the ids that may name a ticket's message."""
     return [i for i in (mail.in_reply_to, *mail.references) if i]
-
-
-def people(addresses: Sequence[Address]) -> frozenset[str]:
-    return frozenset(a.address for a in addresses)

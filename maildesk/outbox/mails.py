@@ -53,6 +53,14 @@ def _plural(n: int, names: tuple[str, ...], language: str) -> str:
     return names[0] if n == 1 else names[1]
 
 
+def _agent_reply(text: str, agent: str, message: Message) -> dict[str, Any]:
+    """Template values for an agent's answer (relayed, or copied to colleagues)."""
+    return {
+        "reply": {"text": text, "problems": [], "help": ""},
+        "agent": {"name": agent, "address": message.from_address},
+    }
+
+
 class Mailer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -216,10 +224,7 @@ class Mailer:
             now,
             reply=False,
             automatic=False,
-            extra={
-                "reply": {"text": text, "problems": [], "help": ""},
-                "agent": {"name": agent, "address": message.from_address},
-            },
+            extra=_agent_reply(text, agent, message),
             from_name=f"{agent} via {self.settings.helpdesk.name}"
             if agent
             else self.settings.helpdesk.name,
@@ -259,10 +264,7 @@ class Mailer:
             [self.settings.helpdesk.default_language, "en"],
             now,
             reply=False,
-            extra={
-                "reply": {"text": text, "problems": [], "help": ""},
-                "agent": {"name": agent, "address": message.from_address},
-            },
+            extra=_agent_reply(text, agent, message),
         )
 
     def status_notice(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from maildesk.store.ingest import add_event
@@ -100,12 +100,3 @@ def mark_failed_attempt(
         return
     delay = min(first * (2 ** (row.attempts - 1)), longest)
     row.next_attempt_at = now + delay
-
-
-def depth(session: Session) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == "pending")
-        )
-        or 0
-    )

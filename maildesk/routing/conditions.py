@@ -2,7 +2,8 @@
 
 A leaf is ``FIELD: {OPERATOR: VALUE}`` (or ``FIELD: VALUE`` for equals);
 ``all``, ``any`` and ``not`` combine them. Every comparison ignores case
-unless ``ignore_case: false``. Each condition answers fast (``matches``) or
+unless ``ignore_case: false``. Each condition writes itself out as Python for
+the generated routing function (``expression``, see fastpath.py), or answers
 with the reason that decided it (``explain``), for `maildesk rules test`.
 """
 
@@ -55,43 +56,11 @@ class Names:
         return name
 
 
-def _all(preds: list[Predicate]) -> Predicate:
-    """A plain loop: cheaper per call than all() over a generator."""
-    if len(preds) == 2:
-        a, b = preds
-        return lambda f: a(f) and b(f)
-
-    def every(f: Facts) -> bool:
-        for pred in preds:  # noqa: SIM110 (a loop is cheaper than all() here)
-            if not pred(f):
-                return False
-        return True
-
-    return every
-
-
-def _any(preds: list[Predicate]) -> Predicate:
-    if len(preds) == 2:
-        a, b = preds
-        return lambda f: a(f) or b(f)
-
-    def some(f: Facts) -> bool:
-        for pred in preds:  # noqa: SIM110 (a loop is cheaper than any() here)
-            if pred(f):
-                return True
-        return False
-
-    return some
-
-
 class Condition:
-    # Set by each kind of condition to one closure built at compile time.
-    matches: Predicate
-
     def expression(self, names: Names) -> str:
         """Python source for this condition over ``f`` (Facts) and ``L`` (its lower-cased
         values), for the generated routing function (fastpath.py); constants go to names."""
-        return f"{names.add(self.matches)}(f)"
+        raise NotImplementedError
 
     def explain(self, facts: Facts) -> tuple[bool, str]:
         """(result, the part that decided it, in words)."""
@@ -100,9 +69,6 @@ class Condition:
 
 @dataclass
 class Always(Condition):
-    def __post_init__(self) -> None:
-        self.matches = lambda f: True
-
     def expression(self, names: Names) -> str:
         return "True"
 
@@ -113,9 +79,6 @@ class Always(Condition):
 @dataclass
 class All(Condition):
     parts: Sequence[Condition]
-
-    def __post_init__(self) -> None:
-        self.matches = _all([p.matches for p in self.parts])
 
     def expression(self, names: Names) -> str:
         return "(" + " and ".join(p.expression(names) for p in self.parts) + ")"
@@ -134,9 +97,6 @@ class All(Condition):
 class Any_(Condition):
     parts: Sequence[Condition]
 
-    def __post_init__(self) -> None:
-        self.matches = _any([p.matches for p in self.parts])
-
     def expression(self, names: Names) -> str:
         return "(" + " or ".join(p.expression(names) for p in self.parts) + ")"
 
@@ -153,10 +113,6 @@ class Any_(Condition):
 @dataclass
 class Not(Condition):
     part: Condition
-
-    def __post_init__(self) -> None:
-        inner = self.part.matches
-        self.matches = lambda f: not inner(f)
 
     def expression(self, names: Names) -> str:
         return f"(not {self.part.expression(names)})"
@@ -184,7 +140,9 @@ class Leaf(Condition):
         self.get = self._getter()
         self.test = self._test()
         self.text = self._describe()
-        self.matches = self._fast()
+        get, test = self.get, self.test
+        # What the generated routing function calls for the comparisons it does not inline.
+        self.matches: Predicate = lambda f: test(get(f))
 
     def expression(self, names: Names) -> str:
         """Inline the common comparisons on lower-cased text; call the closure otherwise."""
@@ -203,33 +161,6 @@ class Leaf(Condition):
         if op == "glob":
             return f"({names.add(self.glob.match)}({value}) is not None)"
         return f"{names.add(self.matches)}(f)"
-
-    def _fast(self) -> Callable[[Facts], bool]:
-        """One closure per leaf: the hot path of routing is one call per condition."""
-        test = self.test
-        if self.field != "header" and self.ignore_case and self.kind == "text":
-            key = self.field
-            op, value = self.operator, self.value
-            if op == "contains":
-                target = str(value).lower()
-                return lambda f: target in f.lower[key]
-            if op == "equals":
-                target = str(value).lower()
-                return lambda f: f.lower[key] == target
-            if op == "in":
-                choices = frozenset(str(v).lower() for v in value)
-                return lambda f: f.lower[key] in choices
-            if op == "matches":
-                search = self.regex.search
-                return lambda f: search(f.lower[key]) is not None
-            if op == "glob":
-                glob = self.glob.match
-                return lambda f: glob(f.lower[key]) is not None
-        if self.field == "header" and self.ignore_case:
-            name, any_value = (self.header or "").lower(), test
-            return lambda f: any_value(f.lower["headers"].get(name, ()))
-        get = self.get
-        return lambda f: test(get(f))
 
     def _getter(self) -> Getter:
         if self.field == "header":

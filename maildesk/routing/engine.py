@@ -11,7 +11,7 @@ from typing import Any
 
 from maildesk.routing.facts import Facts
 from maildesk.routing.route import Route
-from maildesk.routing.rules import Actions, RuleSet
+from maildesk.routing.rules import RuleSet
 
 
 @dataclass(frozen=True)
@@ -35,11 +35,7 @@ def route_message(
         evaluate, actions, labels = rules.compiled(reply)
         for index in evaluate(facts):
             hits.append(labels[index])
-            for name, value in actions[index]:
-                if name == "tags" or name == "notify":
-                    changes[name] = (*changes.get(name, ()), *value)
-                else:
-                    changes[name] = value
+            _collect(changes, actions[index])
         return _route(base, changes, hits), ()
     for rule in rules.rules:
         if reply and not rule.on_reply:
@@ -51,7 +47,7 @@ def route_message(
         traces.append(RuleTrace(rule.name, rule.where, matched, reason))
         if matched:
             hits.append(f"{rule.name} ({rule.where})")
-            _collect(changes, rule.then)
+            _collect(changes, rule.then.set_fields)
             if rule.stop:
                 traces.extend(
                     RuleTrace(r.name, r.where, False, "after a stop", skipped=True)
@@ -70,9 +66,9 @@ def _route(base: Route | None, changes: dict[str, Any], hits: list[str]) -> Rout
     return replace(route, trace=tuple(hits), **changes)
 
 
-def _collect(changes: dict[str, Any], then: Actions) -> None:
+def _collect(changes: dict[str, Any], actions: tuple[tuple[str, Any], ...]) -> None:
     """One rule's actions onto what earlier rules set: later values win, lists add up."""
-    for name, value in then.set_fields:
+    for name, value in actions:
         if name == "tags" or name == "notify":
             changes[name] = (*changes.get(name, ()), *value)
         else:
