@@ -15,7 +15,7 @@ from maildesk.clock import FixedClock
 from maildesk.config import settings_from_mapping
 from maildesk.config.model import Settings
 from maildesk.outbox.compose import Outgoing, compose
-from maildesk.outbox.mails import humanize
+from maildesk.outbox.humanize import humanize
 from maildesk.outbox.sender import Sender
 from maildesk.pipeline import Pipeline
 from maildesk.starter import starter_dir

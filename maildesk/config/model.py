@@ -168,6 +168,11 @@ class Calendar(Section):
     days: Annotated[tuple[Weekday, ...], Field(strict=False)] = ("mon", "tue", "wed", "thu", "fri")
     hours: Annotated[tuple[str, ...], Field(strict=False)] = ("09:00-18:00",)
     holidays: Annotated[tuple[str, ...], Field(strict=False)] = ()
+    # An iCalendar file of days off (all-day events, yearly repeats), added to ``holidays``.
+    holidays_file: ConfigPath | None = None
+
+
+Priority = Literal["urgent", "high", "normal", "low"]
 
 
 class Sla(Section):
@@ -176,6 +181,16 @@ class Sla(Section):
     reminders: Annotated[tuple[Annotated[float, Field(gt=0, lt=1)], ...], Field(strict=False)] = (
         0.75,
     )
+    # The policy of a ticket no rule gave one, by its priority.
+    by_priority: dict[Priority, str] = Field(default_factory=dict)
+    # A breach raises the priority one step (normal -> high -> urgent).
+    raise_priority: bool = True
+    # Seconds between looks for due reminders, breaches and digests.
+    check_interval: Annotated[int, Field(ge=1, le=3600)] = 30
+    # Daily digest per tier at this local time ("08:30") on working days; unset: none.
+    digest_at: str | None = None
+    # In the digest, a ticket is at risk when a deadline falls within this time.
+    at_risk_within: str = "1d"
 
 
 class SlaPolicy(Section):

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from maildesk.config.model import Credentials, Settings
+from maildesk.sla.ics import IcsError, read_holidays
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
@@ -31,6 +32,7 @@ def semantic_problems(settings: Settings) -> list[str]:
         *_tiers(settings),
         *_calendar(settings),
         *_sla_policies(settings),
+        *_sla(settings),
         *_outbox(settings),
     ]
 
@@ -208,6 +210,11 @@ def _calendar(settings: Settings) -> Iterator[str]:
             date.fromisoformat(day)
         except ValueError:
             yield f'calendar.holidays[{index}]: expected a date like "2026-12-25", got "{day}"'
+    if cal.holidays_file is not None:
+        try:
+            read_holidays(cal.holidays_file)
+        except IcsError as exc:
+            yield f"calendar.holidays_file: {exc}"
 
 
 def _sla_policies(settings: Settings) -> Iterator[str]:
@@ -226,6 +233,29 @@ def _sla_policies(settings: Settings) -> Iterator[str]:
                     f'sla_policies[{index}].{key}: expected a duration like "15m", "2h" '
                     f'or "1d", got "{value}"'
                 )
+
+
+def _sla(settings: Settings) -> Iterator[str]:
+    sla = settings.sla
+    names = {p.name for p in settings.sla_policies}
+    for priority, name in sla.by_priority.items():
+        if name not in names:
+            known = ", ".join(sorted(names)) or "none defined"
+            yield f'sla.by_priority.{priority}: unknown SLA policy "{name}" (known: {known})'
+    if sla.digest_at is not None and parse_clock_time(sla.digest_at) is None:
+        yield f'sla.digest_at: expected a time like "08:30", got "{sla.digest_at}"'
+    if parse_duration(sla.at_risk_within) is None:
+        yield (
+            f'sla.at_risk_within: expected a duration like "4h" or "1d", got "{sla.at_risk_within}"'
+        )
+
+
+def parse_clock_time(text: str) -> time | None:
+    """ "08:30" -> 08:30; None if malformed."""
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", text)
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        return None
+    return time(int(match[1]), int(match[2]))
 
 
 def _outbox(settings: Settings) -> Iterator[str]:

@@ -1,8 +1,9 @@
 """Which mail a ticket change causes, written to the outbox in the same transaction.
 
-For now: the acknowledgement to the customer and the notification to the
-ticket's tier when a ticket is opened. Relayed agent replies, commands and
-status notices come next (issue 5).
+The acknowledgement and the tier's notification for a new ticket, customer
+replies to the watchers, agent replies relayed to customers, copies, status
+notices and command errors. SLA reminders, breaches and digests use ``send``
+with their own values (maildesk/sla/notices.py).
 """
 
 from __future__ import annotations
@@ -16,41 +17,15 @@ from sqlalchemy.orm import Session
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
 from maildesk.outbox import queue
-from maildesk.outbox.compose import Outgoing, compose, new_message_id
+from maildesk.outbox.humanize import humanize
+from maildesk.outbox.writer import Writer
 from maildesk.parse import ParsedMail
-from maildesk.render import render_event, template_environment
 from maildesk.routing.route import Route
 from maildesk.store.ingest import add_event
 from maildesk.store.models import Message, Ticket
 from maildesk.thread import ticket_token
 
 log = logging.getLogger("maildesk.mails")
-
-_UNITS = {
-    "en": (("day", "days"), ("hour", "hours"), ("minute", "minutes")),
-    "ru": (("день", "дня", "дней"), ("час", "часа", "часов"), ("минута", "минуты", "минут")),
-}
-
-
-def humanize(duration: timedelta, language: str) -> str:
-    """2h -> "2 hours" / "2 часа"; the promise a customer reads in the acknowledgement."""
-    total = int(duration.total_seconds() // 60)
-    parts = []
-    units = _UNITS.get(language, _UNITS["en"])
-    for amount, names in zip((total // 1440, total % 1440 // 60, total % 60), units, strict=True):
-        if amount:
-            parts.append(f"{amount} {_plural(amount, names, language)}")
-    return " ".join(parts) or f"1 {units[2][0]}"
-
-
-def _plural(n: int, names: tuple[str, ...], language: str) -> str:
-    if language == "ru":
-        if n % 10 == 1 and n % 100 != 11:
-            return names[0]
-        if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-            return names[1]
-        return names[2]
-    return names[0] if n == 1 else names[1]
 
 
 def _agent_reply(text: str, agent: str, message: Message) -> dict[str, Any]:
@@ -61,25 +36,24 @@ def _agent_reply(text: str, agent: str, message: Message) -> dict[str, Any]:
     }
 
 
-class Mailer:
+class Mailer(Writer):
+    """The mail a ticket's life causes, in the same transaction as the change."""
+
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.folder = settings.paths.templates
-        self.env = template_environment(self.folder)
-        self.address = settings.helpdesk.address
-        self.domain = self.address.rpartition("@")[2]
+        super().__init__(settings)
         self.limit = settings.outbox.acknowledgements_per_hour
 
-    def reply_to(self, ticket_id: int) -> str:
-        if self.settings.helpdesk.plus_addressing:
-            local, _, domain = self.address.partition("@")
-            return f"{local}+{ticket_id}@{domain}"
-        return self.address
-
     def context(
-        self, ticket: Ticket, message: Message, mail: ParsedMail, language: str
+        self, ticket: Ticket, message: Message | None, mail: ParsedMail | None, language: str
     ) -> dict[str, Any]:
+        """The values every ticket template sees; ``message`` is the mail that caused it."""
         customer = ticket.requester
+        if mail is not None:
+            attachments = [p.filename for p in mail.parts if not p.inline]
+        else:
+            attachments = [
+                a.filename for a in (message.attachments if message else []) if not a.inline
+            ]
         policy = self.settings.sla_policy(ticket.sla_policy or "")
         first = parse_duration(policy.first_response) if policy and policy.first_response else None
         resolve = parse_duration(policy.resolution) if policy and policy.resolution else None
@@ -103,10 +77,10 @@ class Mailer:
                 "category": customer.category if customer else None,
             },
             "message": {
-                "visible_text": message.visible_text or message.full_text,
-                "subject": message.subject,
-                "from": message.from_address,
-                "attachments": [p.filename for p in mail.parts if not p.inline],
+                "visible_text": (message.visible_text or message.full_text) if message else "",
+                "subject": message.subject if message else ticket.subject,
+                "from": message.from_address if message else "",
+                "attachments": attachments,
             },
             "sla": {
                 "policy": ticket.sla_policy,
@@ -313,8 +287,8 @@ class Mailer:
         self,
         session: Session,
         ticket: Ticket,
-        message: Message,
-        mail: ParsedMail,
+        message: Message | None,
+        mail: ParsedMail | None,
         template: str,
         kind: str,
         to: list[str],
@@ -328,70 +302,28 @@ class Mailer:
         in_reply_to: str | None = None,
         references: tuple[str, ...] = (),
         attachments: tuple[tuple[str, str, bytes], ...] = (),
-    ) -> None:
+    ) -> str | None:
         language = next((w for w in wanted if w), "en")
-        try:
-            context = {**self.context(ticket, message, mail, language), **(extra or {})}
-            rendered = render_event(self.env, self.folder, template, wanted, context)
-        except Exception as exc:  # a broken template must never cost us the customer's mail
-            log.error("ticket %s: %s not sent: template %s: %s", ticket.id, kind, template, exc)
-            add_event(
-                session,
-                ticket.id,
-                "maildesk",
-                "template_error",
-                {"kind": kind, "template": template, "error": str(exc)[:500]},
-                now,
-            )
-            return
-        token = ticket_token(self.settings.helpdesk.token_format, ticket.id)
-        subject = rendered.subject or f"{token} {ticket.subject}"
-        if token not in subject:
-            subject = f"{token} {subject}"
-        if in_reply_to is None and reply:
+        if in_reply_to is None and reply and mail is not None:
             in_reply_to = mail.message_id
             references = (*mail.references, mail.message_id) if mail.message_id else mail.references
-        outgoing = Outgoing(
-            kind=kind,
-            to=tuple(to),
-            subject=subject,
-            text=rendered.text,
-            html=rendered.html,
-            from_name=from_name or self.settings.helpdesk.name,
-            in_reply_to=in_reply_to,
-            references=tuple(r for r in references if r),
-            automatic=automatic,
-            attachments=attachments,
-        )
-        message_id = new_message_id(self.domain, ticket.id)
-        raw = compose(
-            outgoing,
-            message_id=message_id,
-            sender=self.address,
-            reply_to=self.reply_to(ticket.id),
-            loop_token=self.address,
-            date=now,
-        )
-        queue.enqueue(
+        try:
+            context = {**self.context(ticket, message, mail, language), **(extra or {})}
+        except Exception as exc:
+            self._template_error(session, ticket.id, kind, template, exc, now)
+            return None
+        return self.send(
             session,
-            ticket_id=ticket.id,
-            kind=kind,
-            message_id=message_id,
-            sender=self.address,
-            recipients=list(to),
-            raw=raw,
-            now=now,
-        )
-        add_event(
-            session,
-            ticket.id,
-            "maildesk",
-            "queued",
-            {
-                "kind": kind,
-                "to": list(to),
-                "message_id": message_id,
-                "template": f"{template}.{rendered.language}",
-            },
+            ticket,
+            template,
+            kind,
+            to,
+            wanted,
+            context,
             now,
+            from_name=from_name,
+            automatic=automatic,
+            in_reply_to=in_reply_to,
+            references=references,
+            attachments=attachments,
         )

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_hours
+from maildesk.sla.ics import read_holidays
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -23,11 +24,14 @@ class BusinessCalendar:
     def from_settings(cls, settings: Settings) -> BusinessCalendar:
         cal = settings.calendar
         ranges = tuple(r for r in (parse_hours(h) for h in cal.hours) if r is not None)
+        holidays = frozenset(date.fromisoformat(d) for d in cal.holidays)
+        if cal.holidays_file is not None:
+            holidays |= read_holidays(cal.holidays_file)
         return cls(
             zone=zoneinfo.ZoneInfo(cal.timezone or settings.helpdesk.timezone),
             days=frozenset(WEEKDAYS.index(d) for d in cal.days),
             hours=tuple(sorted(ranges)),
-            holidays=frozenset(date.fromisoformat(d) for d in cal.holidays),
+            holidays=holidays,
         )
 
     def is_open(self, moment: datetime) -> bool:

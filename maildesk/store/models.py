@@ -135,6 +135,7 @@ class Ticket(Base):
     # Deadlines from the SLA policy, in real time (business hours already counted in).
     first_response_due: Mapped[datetime | None]
     resolution_due: Mapped[datetime | None]
+    next_response_due: Mapped[datetime | None]
 
     requester: Mapped[Customer | None] = relationship()
     messages: Mapped[list[Message]] = relationship(
@@ -315,7 +316,7 @@ class QuarantinedMessage(Base):
 
 
 SLA_TARGETS = ("first_response", "next_response", "resolution")
-TIMER_STATES = ("pending", "fired", "cancelled")
+TIMER_STATES = ("pending", "paused", "fired", "cancelled")
 
 
 class SlaTimer(Base):
@@ -343,3 +344,18 @@ class SlaTimer(Base):
     state: Mapped[str] = mapped_column(String(10), default="pending")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None]
+    # While the ticket waits for the customer: when the clock stopped.
+    paused_at: Mapped[datetime | None]
+
+
+class SlaDigest(Base):
+    """One row per tier and day a digest went out: the unique key makes it once a day."""
+
+    __tablename__ = "sla_digests"
+    __table_args__ = (UniqueConstraint("tier", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tier: Mapped[str] = mapped_column(String(50))
+    day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD in the calendar's zone
+    sent_at: Mapped[datetime]
+    tickets: Mapped[int] = mapped_column(Integer, default=0)
