@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from maildesk.commands import HELP, Commands
 from maildesk.parse import ParsedMail
-from maildesk.sla.timers import cancel
+from maildesk.sla.timers import cancel, follow_status, policy_of
 from maildesk.store.ingest import add_event
 from maildesk.store.models import Message, Participant, Ticket
 
@@ -44,10 +44,9 @@ def handle(
         return
     before = ticket.status
     apply_commands(session, ticket, commands, agent, now)
-    if ticket.status != before and ticket.status in ("resolved", "closed"):
-        cancel(session, ticket.id, ["first_response", "resolution"], now)
     if commands.note:
         add_event(session, ticket.id, agent, "note", {"message": message.id}, now)
+        _follow(pipeline, session, ticket, before, now)
         return
     customers = customer_addresses(session, ticket, pipeline.policy.agents)
     if commands.text.strip() and customers:
@@ -56,7 +55,7 @@ def handle(
         pipeline.mailer.agent_copy(session, ticket, message, mail, commands.text, now)
         if ticket.first_response_at is None:
             ticket.first_response_at = now
-            cancel(session, ticket.id, ["first_response"], now)
+        cancel(session, ticket.id, ["first_response", "next_response"], now)
         add_event(
             session, ticket.id, agent, "replied", {"message": message.id, "to": customers}, now
         )
@@ -64,6 +63,15 @@ def handle(
             ticket.status = "open"
     if ticket.status != before and ticket.status in ("resolved", "closed") and customers:
         pipeline.mailer.status_notice(session, ticket, message, mail, customers, now)
+    _follow(pipeline, session, ticket, before, now)
+
+
+def _follow(
+    pipeline: Pipeline, session: Session, ticket: Ticket, before: str, now: datetime
+) -> None:
+    """SLA clocks stop on resolve, pause while pending, run again after."""
+    policy = policy_of(pipeline.settings, ticket)
+    follow_status(session, ticket, before, policy, pipeline.router.calendar, now)
 
 
 def apply_commands(

@@ -2,9 +2,11 @@
 
 Concurrency model: one thread per IMAP mailbox (imapclient is blocking, and
 IDLE holds a connection open), the aiosmtpd listener in its own thread with
-an event loop, and the main thread waiting for a signal. Every thread calls
-the same Pipeline; each message is one database transaction, so threads
-share nothing but the database.
+an event loop, an outbox sender thread, APScheduler's background thread
+ticking the SLA clock, and the main thread waiting for a signal. Every
+thread calls the same Pipeline; each message, and each ticket's due SLA
+timers, is one database transaction, so threads share nothing but the
+database.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from maildesk.config import Settings, mailbox_secret
 from maildesk.outbox.sender import Sender
 from maildesk.pipeline import Pipeline
 from maildesk.routing.router import Router, Signature, rules_signature
+from maildesk.sla.scheduler import Fired, SlaScheduler
 from maildesk.sources.imap import MailboxReader, run_mailbox
 from maildesk.sources.inbound import start_listener
 
@@ -35,6 +41,13 @@ class Daemon:
         self.pipeline = pipeline
         self.stopping = threading.Event()
         self.sender = Sender(settings, pipeline.sessions, pipeline.clock)
+        self.sla = SlaScheduler(
+            settings,
+            pipeline.sessions,
+            pipeline.clock,
+            pipeline.mailer,
+            lambda: self.pipeline.router.calendar,
+        )
 
     def readers(self) -> list[MailboxReader]:
         readers = []
@@ -51,7 +64,7 @@ class Daemon:
         return readers
 
     def run_once(self) -> int:
-        """Handle everything pending on every mailbox, then send what is due."""
+        """Handle everything pending on every mailbox, fire due SLA timers, send what is due."""
         handled = 0
         for reader in self.readers():
             try:
@@ -60,8 +73,27 @@ class Daemon:
                 log.error("%s: %s", reader.source, exc)
             finally:
                 reader.close()
+        self.sla_tick()
         self.send_due()
         return handled
+
+    def sla_tick(self) -> list[Fired]:
+        """One look at the SLA clock; a failure is logged and retried on the next tick."""
+        try:
+            fired = self.sla.tick()
+        except Exception:
+            log.exception("SLA tick failed")
+            return []
+        for item in fired:
+            log.info(
+                "SLA %s %s %s%s to %s",
+                item.kind,
+                item.ticket,
+                item.target,
+                f" ({item.detail})" if item.detail else "",
+                ", ".join(item.to) or "nobody",
+            )
+        return fired
 
     def send_due(self) -> int:
         try:
@@ -79,7 +111,19 @@ class Daemon:
         previous = self._install_signals()
         listener = None
         threads: list[threading.Thread] = []
+        # APScheduler is the SLA clock's pacemaker; what is due lives in the database.
+        clock = BackgroundScheduler(timezone=UTC)
+        clock.add_job(
+            self.sla_tick,
+            "interval",
+            seconds=self.settings.sla.check_interval,
+            id="sla",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
         try:
+            clock.start()
             if self.settings.inbound is not None:
                 listener = start_listener(
                     self.settings.inbound, self.pipeline, f"{self.settings.source}: inbound.listen"
@@ -102,6 +146,8 @@ class Daemon:
                 signature = self.reload_rules(signature)
         finally:
             self.stopping.set()
+            if clock.running:
+                clock.shutdown(wait=True)
             if listener is not None:
                 listener.stop()
             for thread in threads:

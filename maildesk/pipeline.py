@@ -29,7 +29,7 @@ from maildesk.parse import Limits, ParsedMail, parse_mail
 from maildesk.routing.facts import CustomerInfo
 from maildesk.routing.route import Route
 from maildesk.routing.router import Router
-from maildesk.sla.timers import plan
+from maildesk.sla import timers
 from maildesk.store import ingest as store
 from maildesk.store.db import transaction
 from maildesk.store.models import Ticket
@@ -204,7 +204,7 @@ class Pipeline:
             assert found is not None  # decide() only names tickets that exist
             ticket = found
             new = False
-            self._update_ticket(session, ticket, mail, decision, now, visible)
+            self._update_ticket(session, ticket, mail, decision, now, visible, verdict.loop_suspect)
         agent = not new and self.is_agent(mail)
         commands = parse_commands(visible, self.tiers) if agent else None
         message = store.store_message(
@@ -285,14 +285,17 @@ class Pipeline:
         if customer.language is None and route.language is not None:
             customer.language = route.language
         subject = clean_subject(mail.subject, self.policy.token_format) or "(no subject)"
+        priority = route.priority or "normal"
+        # No rule chose a policy: the config's default for the priority (sla.by_priority).
+        sla_policy = route.sla_policy or self.settings.sla.by_priority.get(priority)  # type: ignore[call-overload]
         ticket = Ticket(
             subject=subject,
             status="new",
-            priority=route.priority or "normal",
+            priority=priority,
             tier=route.tier,
             requester=customer,
             assignee=route.assignee,
-            sla_policy=route.sla_policy,
+            sla_policy=sla_policy,
             tags=list(route.tags),
             language=route.language,
             notify=list(route.notify),
@@ -312,14 +315,14 @@ class Pipeline:
                 "reason": decision.reason,
                 "tier": route.tier,
                 "priority": route.priority,
-                "sla": route.sla_policy,
+                "sla": sla_policy,
                 "rules": list(route.trace),
             },
             now,
         )
-        policy = self.settings.sla_policy(route.sla_policy) if route.sla_policy else None
+        policy = timers.policy_of(self.settings, ticket)
         if policy is not None:
-            plan(session, ticket, policy, router.calendar, self.settings.sla.reminders, now)
+            timers.plan(session, ticket, policy, router.calendar, self.settings.sla.reminders, now)
         if decision.follow_up_of is not None:
             store.add_event(
                 session, ticket.id, "maildesk", "follow_up", {"of": decision.follow_up_of}, now
@@ -337,11 +340,17 @@ class Pipeline:
         decision: Decision,
         now: datetime,
         visible: str,
+        automatic: bool,
     ) -> None:
+        """A reply on a known ticket. An automatic one (out of office...) is stored but
+        changes nothing: it neither reopens the ticket nor restarts an SLA clock."""
         assert mail.sender is not None
         sender = mail.sender.address
         is_agent = self.is_agent(mail)
         ticket.updated_at = now
+        before = ticket.status
+        if automatic:
+            return
         if decision.reopen:
             store.add_event(
                 session,
@@ -367,6 +376,11 @@ class Pipeline:
             ticket.status = "open"
         if not is_agent:
             self._route_reply(session, ticket, mail, now, visible)
+            policy = timers.policy_of(self.settings, ticket)
+            calendar = self.router.calendar
+            timers.follow_status(session, ticket, before, policy, calendar, now)
+            reminders = self.settings.sla.reminders
+            timers.on_customer_reply(session, ticket, policy, calendar, reminders, now)
 
     def _route_reply(
         self, session: Session, ticket: Ticket, mail: ParsedMail, now: datetime, visible: str

@@ -145,7 +145,44 @@ def sample_context() -> dict[str, Any]:
             "problems": ["#stauts: unknown command"],
             "help": "Commands: ...",
         },
+        "timer": {
+            "target": "first_response",
+            "target_name": "first response",
+            "kind": "reminder",
+            "percent": 75,
+            "due": "Mon 23 Nov 2026 11:00 CET",
+            "left": "30 minutes",
+            "overdue": "",
+        },
+        "escalation": {
+            "from_tier": "L1",
+            "to_tier": "L2",
+            "from_priority": "normal",
+            "to_priority": "high",
+            "breached": ["first response"],
+        },
+        "digest": {
+            "tier": "L1",
+            "description": "Basic",
+            "day": "2026-11-23",
+            "open": [_SAMPLE_LINE],
+            "at_risk": [_SAMPLE_LINE],
+            "breached": [],
+        },
     }
+
+
+_SAMPLE_LINE = {
+    "id": 1042,
+    "token": "[#1042]",
+    "subject": "Printer on fire",
+    "status": "open",
+    "priority": "normal",
+    "assignee": None,
+    "age": "3 hours",
+    "due": "Mon 23 Nov 2026 11:00 CET",
+    "overdue": "",
+}
 
 
 REQUIRED_EVENTS = (
@@ -156,6 +193,9 @@ REQUIRED_EVENTS = (
     "customer_reply",
     "command_error",
     "agent_copy",
+    "sla_reminder",
+    "sla_breach",
+    "sla_digest",
 )
 
 

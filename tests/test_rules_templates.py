@@ -113,6 +113,9 @@ def test_required_templates_must_exist(tmp_path: Path) -> None:
             "customer_reply",
             "command_error",
             "agent_copy",
+            "sla_reminder",
+            "sla_breach",
+            "sla_digest",
         )
     ]
     assert missing_templates(starter_dir("templates"), "fr") == []  # English is the fallback

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -10,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from maildesk.config import Settings, config_path, load_settings
+from maildesk.errors import Problem, UserError
 from maildesk.pipeline import Pipeline
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.schema import require_current
@@ -49,3 +51,16 @@ class Desk:
 
 
 pass_desk = click.make_pass_decorator(Desk)
+
+
+def parse_moment(text: str | None, option: str) -> datetime:
+    """An ISO 8601 moment from the command line; without an offset it is UTC."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(
+            [Problem(option, f"expected a time like 2026-11-23T10:00+01:00, got {text!r}")]
+        ) from None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from maildesk.cli import output
-from maildesk.cli.context import Desk, pass_desk
+from maildesk.cli.context import Desk, parse_moment, pass_desk
 from maildesk.errors import Problem, Quarantined, UserError
 from maildesk.parse import parse_mail
 from maildesk.routing.engine import route_message
@@ -73,7 +72,7 @@ def rules_test(desk: Desk, message: Path, reply: bool, now_text: str | None, as_
         mail = parse_mail(message.read_bytes())
     except Quarantined as exc:
         raise UserError([Problem(str(message), f"not a usable message: {exc.reason}")]) from None
-    now = _moment(now_text)
+    now = parse_moment(now_text, "--now")
     stored, note = _stored_customer(desk, mail.sender.address if mail.sender else "")
     facts = router.facts(mail, visible_text(mail.text), stored, now, reply=reply)
     if reply:
@@ -151,18 +150,6 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(value) or "-"
     return "-" if value is None else str(value)
-
-
-def _moment(text: str | None) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UserError(
-            [Problem("--now", f"expected a time like 2026-11-23T10:00+01:00, got {text!r}")]
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _stored_customer(desk: Desk, address: str) -> tuple[CustomerInfo | None, str]:

@@ -1,0 +1,142 @@
+"""The mail the SLA clock causes: reminders, breach notices and the daily digest.
+
+Values only; the words are in templates/sla_reminder, sla_breach and
+sla_digest. Times are shown in the business calendar's zone, durations in
+words ("45 minutes"), so an agent reads them at a glance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from maildesk.outbox.humanize import humanize
+from maildesk.outbox.mails import Mailer
+from maildesk.sla.calendar import BusinessCalendar
+from maildesk.store.models import Message, Ticket
+from maildesk.thread import ticket_token
+
+TARGET_NAMES = {
+    "first_response": "first response",
+    "next_response": "next response",
+    "resolution": "resolution",
+}
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One tier's morning view: every open ticket, and which are at risk or breached."""
+
+    tier: str
+    day: str
+    open: list[dict[str, Any]]
+    at_risk: list[dict[str, Any]]
+    breached: list[dict[str, Any]]
+
+
+def local_time(moment: datetime, calendar: BusinessCalendar) -> str:
+    return moment.astimezone(calendar.zone).strftime("%a %d %b %Y %H:%M %Z")
+
+
+def last_customer_message(session: Session, ticket: Ticket) -> Message | None:
+    return session.scalar(
+        select(Message)
+        .where(Message.ticket_id == ticket.id, Message.direction == "in", Message.kind == "mail")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+
+
+def timer_values(
+    target: str, kind: str, fraction: float, due: datetime, now: datetime, cal: BusinessCalendar
+) -> dict[str, Any]:
+    """The ``timer`` template variable."""
+    return {
+        "target": target,
+        "target_name": TARGET_NAMES.get(target, target),
+        "kind": kind,
+        "percent": round(fraction * 100),
+        "due": local_time(due, cal),
+        "left": humanize(due - now, "en") if due > now else "",
+        "overdue": humanize(now - due, "en") if now > due else "",
+    }
+
+
+def send_reminder(
+    mailer: Mailer,
+    session: Session,
+    ticket: Ticket,
+    to: list[str],
+    timer: dict[str, Any],
+    now: datetime,
+) -> str | None:
+    return _send(mailer, session, ticket, "sla_reminder", to, {"timer": timer}, now)
+
+
+def send_breach(
+    mailer: Mailer,
+    session: Session,
+    ticket: Ticket,
+    to: list[str],
+    timer: dict[str, Any],
+    escalation: dict[str, Any],
+    now: datetime,
+) -> str | None:
+    extra = {"timer": timer, "escalation": escalation}
+    return _send(mailer, session, ticket, "sla_breach", to, extra, now)
+
+
+def _send(
+    mailer: Mailer,
+    session: Session,
+    ticket: Ticket,
+    template: str,
+    to: list[str],
+    extra: dict[str, Any],
+    now: datetime,
+) -> str | None:
+    wanted: list[str | None] = [mailer.settings.helpdesk.default_language, "en"]
+    language = wanted[0] or "en"
+    message = last_customer_message(session, ticket)
+    context = {**mailer.context(ticket, message, None, language), **extra}
+    return mailer.send(session, ticket, template, template, to, wanted, context, now)
+
+
+def ticket_line(
+    ticket: Ticket, due: datetime | None, now: datetime, token_format: str, cal: BusinessCalendar
+) -> dict[str, Any]:
+    """A ticket as one line of the digest."""
+    return {
+        "id": ticket.id,
+        "token": ticket_token(token_format, ticket.id),
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "assignee": ticket.assignee,
+        "age": humanize(now - ticket.created_at, "en"),
+        "due": local_time(due, cal) if due else "",
+        "overdue": humanize(now - due, "en") if due and now > due else "",
+    }
+
+
+def send_digest(
+    mailer: Mailer, session: Session, digest: Digest, to: list[str], now: datetime
+) -> str | None:
+    tier = mailer.settings.tier(digest.tier)
+    context = {
+        "helpdesk": {"name": mailer.settings.helpdesk.name, "address": mailer.address},
+        "digest": {
+            "tier": digest.tier,
+            "description": tier.description if tier else "",
+            "day": digest.day,
+            "open": digest.open,
+            "at_risk": digest.at_risk,
+            "breached": digest.breached,
+        },
+    }
+    wanted: list[str | None] = [mailer.settings.helpdesk.default_language, "en"]
+    return mailer.send(session, None, "sla_digest", "sla_digest", to, wanted, context, now)
