@@ -113,6 +113,9 @@ class SlaScheduler:
                         fired = self._ticket(session, ticket_id, now)
                 except _Lost:
                     fired = None
+                except TryLater as exc:  # SQLite busy, a deadlock victim, or the DB is away
+                    log.debug("SLA: ticket %s: %s; next tick", ticket_id, exc)
+                    fired = None
                 if fired is None:  # locked by another scheduler, or fired by it
                     skipped.add(ticket_id)
                     continue
