@@ -293,6 +293,7 @@ class Pipeline:
             status="new",
             priority=priority,
             tier=route.tier,
+            first_tier=route.tier,
             requester=customer,
             assignee=route.assignee,
             sla_policy=sla_policy,

@@ -116,3 +116,83 @@ def test_always_open() -> None:
     start = at(BERLIN, 2026, 3, 28, 23, 0)
     assert AlwaysOpen().add(start, timedelta(minutes=15)) == start + timedelta(minutes=15)
     assert AlwaysOpen().between(start, start - timedelta(hours=1)) == timedelta(0)
+
+
+ICS = """BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//Example//Holidays//EN\r
+BEGIN:VEVENT\r
+UID:1@example.com\r
+SUMMARY:Christmas\r
+DTSTART;VALUE=DATE:20261224\r
+DTEND;VALUE=DATE:20261227\r
+RRULE:FREQ=YEARLY\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:2@example.com\r
+SUMMARY:Company day, a long\r
+ folded line\r
+DTSTART:20261130T080000Z\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+def test_holidays_from_an_ics_file(tmp_path: Path) -> None:
+    from datetime import date
+
+    (tmp_path / "holidays.ics").write_text(ICS)
+    settings = settings_from_mapping(
+        {
+            "helpdesk": {"address": "s@example.com"},
+            "smtp": {"spool_dir": "o"},
+            "calendar": {"holidays": ["2026-12-31"], "holidays_file": "holidays.ics"},
+        },
+        name="t",
+        base=tmp_path,
+    )
+    cal = BusinessCalendar.from_settings(settings)
+    for day in ("2026-11-30", "2026-12-24", "2026-12-25", "2026-12-26", "2027-12-24", "2026-12-31"):
+        assert date.fromisoformat(day) in cal.holidays, day
+    assert date(2026, 12, 27) not in cal.holidays  # DTEND is exclusive
+    # Wednesday 23 December 17:00 + 2 h: Thursday to Sunday off, Monday 28th 10:00.
+    start = datetime(2026, 12, 23, 17, tzinfo=UTC)
+    assert cal.add(start, timedelta(hours=2)) == datetime(2026, 12, 28, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("hello", "t.ics: not an iCalendar file (no BEGIN:VCALENDAR)"),
+        (
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:2026-12-24\nEND:VEVENT\nEND:VCALENDAR\n",
+            "t.ics:3: expected a date like 20261225, got '2026-12-24'",
+        ),
+        (
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20261224\nRRULE:FREQ=WEEKLY\nEND:VEVENT\n",
+            "t.ics:4: only RRULE:FREQ=YEARLY (with COUNT or UNTIL) is supported",
+        ),
+        (
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nSUMMARY:x\nEND:VEVENT\n",
+            "t.ics:2: event without DTSTART",
+        ),
+    ],
+)
+def test_bad_ics_names_the_line(text: str, problem: str) -> None:
+    from maildesk.sla.ics import IcsError, parse_holidays
+
+    with pytest.raises(IcsError) as caught:
+        parse_holidays(text, "t.ics")
+    assert str(caught.value) == problem
+
+
+def test_yearly_repeats_with_count_and_leap_day() -> None:
+    from datetime import date
+
+    from maildesk.sla.ics import parse_holidays
+
+    days = parse_holidays(
+        "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20280229\n"
+        "RRULE:FREQ=YEARLY;COUNT=2\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+    assert days == {date(2028, 2, 29), date(2032, 2, 29)}

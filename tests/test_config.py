@@ -237,10 +237,24 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
             BASE + MAILBOX + 'oauth2_token_file = "t"\n',
             ['mailboxes[0].oauth2_token_file: only used with auth = "xoauth2"'],
         ),
+        (
+            BASE + '[sla]\nby_priority = { urgent = "fast" }\ndigest_at = "8.30"\n'
+            'at_risk_within = "soon"\n'
+            '[[sla_policies]]\nname = "normal"\n',
+            [
+                'sla.by_priority.urgent: unknown SLA policy "fast" (known: normal)',
+                'sla.digest_at: expected a time like "08:30", got "8.30"',
+                'sla.at_risk_within: expected a duration like "4h" or "1d", got "soon"',
+            ],
+        ),
+        (
+            BASE + '[calendar]\nholidays_file = "nowhere.ics"\n',
+            ["calendar.holidays_file: {dir}/nowhere.ics: cannot read: No such file or directory"],
+        ),
     ],
 )
 def test_problems_across_keys(tmp_path: Path, text: str, expected: list[str]) -> None:
-    assert problems(tmp_path, text) == expected
+    assert problems(tmp_path, text) == [e.replace("{dir}", str(tmp_path)) for e in expected]
 
 
 def test_header_injection_in_names_is_refused(tmp_path: Path) -> None:

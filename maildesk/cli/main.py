@@ -18,6 +18,7 @@ from maildesk.cli.outbox import outbox
 from maildesk.cli.quarantine import quarantine
 from maildesk.cli.rules import rules
 from maildesk.cli.run import run
+from maildesk.cli.sla import sla
 from maildesk.cli.tickets import tickets
 from maildesk.errors import TryLater, UserError
 
@@ -46,7 +47,19 @@ def cli(ctx: click.Context, config: str | None) -> None:
     ctx.obj = Desk(config)
 
 
-for command in (init, check, db, tickets, rules, run, ingest, import_archive, quarantine, outbox):
+for command in (
+    init,
+    check,
+    db,
+    tickets,
+    rules,
+    run,
+    sla,
+    ingest,
+    import_archive,
+    quarantine,
+    outbox,
+):
     cli.add_command(command)
 
 

@@ -120,6 +120,9 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(20), default="new")
     priority: Mapped[str] = mapped_column(String(20), default="normal")
     tier: Mapped[str | None] = mapped_column(String(50))
+    # The tier the rules gave it: SLA reports count a breach against this tier, not the
+    # one the escalation moved the ticket to.
+    first_tier: Mapped[str | None] = mapped_column(String(50))
     requester_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     assignee: Mapped[str | None] = mapped_column(String(320))
     language: Mapped[str | None] = mapped_column(String(20))

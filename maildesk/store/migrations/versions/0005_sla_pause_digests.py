@@ -37,10 +37,13 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("next_response_due", sa.DateTime(timezone=True), nullable=True)
         )
+        batch_op.add_column(sa.Column("first_tier", sa.String(length=50), nullable=True))
+    op.execute("UPDATE tickets SET first_tier = tier")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.drop_column("first_tier")
         batch_op.drop_column("next_response_due")
     with op.batch_alter_table("sla_timers", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_sla_timers_state"), type_="check")
