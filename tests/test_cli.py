@@ -232,6 +232,13 @@ def test_tickets_list_json_shape(run: Run, desk_with_ticket: tuple[Path, int]) -
             "created_at": "2026-11-20T09:30:00+00:00",
             "updated_at": "2026-11-20T09:30:00+00:00",
             "message_count": 2,
+            "sla": {
+                "policy": None,
+                "first_response_due": None,
+                "first_response_at": None,
+                "next_response_due": None,
+                "resolution_due": None,
+            },
         }
     ]
     assert (

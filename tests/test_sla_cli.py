@@ -120,6 +120,24 @@ def test_dry_run_shows_what_would_fire_and_changes_nothing(
     assert json.loads(out) == {"now": "2026-11-23T09:30:00+00:00", "sla": [], "outbox": []}
 
 
+def test_tickets_show_the_sla(write_desk: Callable[..., Path], run: Run) -> None:
+    path = desk_with_ticket(write_desk, FRIDAY_5PM)
+    code, out, _ = run("-c", str(path), "tickets", "show", "1")
+    assert code == 0
+    assert (
+        "SLA normal: first response due 2026-11-23T10:00:00+00:00, "
+        "resolution due 2026-11-23T12:00:00+00:00"
+    ) in out.splitlines()
+    code, out, _ = run("-c", str(path), "tickets", "show", "1", "--json")
+    assert json.loads(out)["sla"] == {
+        "policy": "normal",
+        "first_response_due": "2026-11-23T10:00:00+00:00",
+        "first_response_at": None,
+        "next_response_due": None,
+        "resolution_due": "2026-11-23T12:00:00+00:00",
+    }
+
+
 def test_time_options_need_once_and_a_real_time(write_desk: Callable[..., Path], run: Run) -> None:
     path = desk_with_ticket(write_desk, FRIDAY_5PM)
     code, _, err = run("-c", str(path), "run", "--now", "2026-11-23T09:30:00Z")

@@ -110,6 +110,8 @@ def tickets_show(ctx: click.Context, desk: Desk, ticket: str, as_json: bool) -> 
             ]
         ],
     )
+    if t.sla_policy:
+        output.say(_sla_line(t))
     for m in detail.messages:
         kind = "note" if m.is_note else ("from customer" if m.direction == "in" else "sent")
         output.say(
@@ -139,6 +141,13 @@ def ticket_json(row: TicketRow, token_format: str) -> dict[str, Any]:
         "created_at": output.timestamp(row.created_at),
         "updated_at": output.timestamp(row.updated_at),
         "message_count": row.message_count,
+        "sla": {
+            "policy": row.sla_policy,
+            "first_response_due": output.timestamp(row.first_response_due),
+            "first_response_at": output.timestamp(row.first_response_at),
+            "next_response_due": output.timestamp(row.next_response_due),
+            "resolution_due": output.timestamp(row.resolution_due),
+        },
     }
 
 
@@ -169,6 +178,19 @@ def event_json(e: EventRow) -> dict[str, Any]:
         "kind": e.kind,
         "detail": e.detail,
     }
+
+
+def _sla_line(t: TicketRow) -> str:
+    parts = [f"SLA {t.sla_policy}:"]
+    if t.first_response_at is not None:
+        parts.append(f"first response {output.timestamp(t.first_response_at)}")
+    elif t.first_response_due is not None:
+        parts.append(f"first response due {output.timestamp(t.first_response_due)}")
+    if t.next_response_due is not None:
+        parts.append(f"next response due {output.timestamp(t.next_response_due)}")
+    if t.resolution_due is not None:
+        parts.append(f"resolution due {output.timestamp(t.resolution_due)}")
+    return " ".join(parts[:1]) + " " + ", ".join(parts[1:])
 
 
 def _ticket_number(text: str) -> int | None:

@@ -25,6 +25,11 @@ class TicketRow:
     created_at: datetime
     updated_at: datetime
     message_count: int
+    sla_policy: str | None = None
+    first_response_due: datetime | None = None
+    first_response_at: datetime | None = None
+    next_response_due: datetime | None = None
+    resolution_due: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,11 @@ def _ticket_row(ticket: Ticket, requester: str | None, count: int) -> TicketRow:
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
         message_count=int(count),
+        sla_policy=ticket.sla_policy,
+        first_response_due=ticket.first_response_due,
+        first_response_at=ticket.first_response_at,
+        next_response_due=ticket.next_response_due,
+        resolution_due=ticket.resolution_due,
     )
 
 
