@@ -377,3 +377,17 @@ def test_two_schedulers_at_once_fire_each_timer_once(
     for n in tickets:
         assert [s for t, k, _, s in d.timers(n) if t == "first_response"] == ["fired", "pending"]
         assert len(d.events(n, "sla_reminder")) == 1
+
+
+def test_a_tick_with_the_database_away_logs_one_line(
+    desk: Desk, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from maildesk.store.db import make_engine
+
+    gone = make_engine(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}")
+    scheduler = desk.make_scheduler()
+    scheduler.sessions = session_factory(gone)
+    assert scheduler.tick(at(12)) == []
+    [record] = [r for r in caplog.records if r.name == "maildesk.sla"]
+    assert record.getMessage().startswith("SLA tick: database unavailable: ")
+    assert record.exc_info is None

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from maildesk.clock import Clock
@@ -79,8 +79,8 @@ class SlaScheduler:
                 session.close()
         try:
             return self._timers(now) + self._digests(now)
-        except TryLater as exc:  # the database is away: the next tick tries again
-            log.error("SLA tick: %s", exc)
+        except (TryLater, OperationalError) as exc:  # the database is away: next tick
+            log.error("SLA tick: database unavailable: %s", getattr(exc, "orig", exc))
             return []
 
     # -- timers ---------------------------------------------------------------
