@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from maildesk import agent_mail
+from maildesk import agent_mail, tickets
 from maildesk.clock import Clock, SystemClock
 from maildesk.commands import parse_commands
 from maildesk.config.model import Settings
@@ -26,17 +26,14 @@ from maildesk.errors import Quarantined, TryLater, UserError
 from maildesk.guards import Ours, Verdict, judge
 from maildesk.outbox.mails import Mailer
 from maildesk.parse import Limits, ParsedMail, parse_mail
-from maildesk.routing.facts import CustomerInfo
 from maildesk.routing.route import Route
 from maildesk.routing.router import Router
-from maildesk.sla import timers
 from maildesk.store import ingest as store
 from maildesk.store.db import transaction
 from maildesk.store.models import Ticket
 from maildesk.thread import (
     Decision,
     Policy,
-    clean_subject,
     decide,
     find_token,
     plus_ticket,
@@ -196,7 +193,7 @@ class Pipeline:
         acknowledge_with: str | bool | None = None
         route = Route()
         if decision.ticket_id is None:
-            ticket, route = self._open_ticket(session, mail, decision, source, now, visible)
+            ticket, route = tickets.open_ticket(self, session, mail, decision, source, now, visible)
             acknowledge_with = route.acknowledge
             new = True
         else:
@@ -204,7 +201,9 @@ class Pipeline:
             assert found is not None  # decide() only names tickets that exist
             ticket = found
             new = False
-            self._update_ticket(session, ticket, mail, decision, now, visible, verdict.loop_suspect)
+            tickets.update_ticket(
+                self, session, ticket, mail, decision, now, visible, verdict.loop_suspect
+            )
         agent = not new and self.is_agent(mail)
         commands = parse_commands(visible, self.tiers) if agent else None
         message = store.store_message(
@@ -220,7 +219,7 @@ class Pipeline:
             # Rejected commands and #note: kept, never shown to a customer.
             is_note=bool(commands and (commands.note or commands.problems)),
         )
-        self._participants(session, ticket, mail, new, now)
+        tickets.add_participants(self, session, ticket, mail, new, now)
         if commands is not None:
             agent_mail.handle(self, session, ticket, message, mail, commands, now)
         elif not new and not verdict.loop_suspect:
@@ -265,182 +264,6 @@ class Pipeline:
             candidates.add(plus)
         facts = store.ticket_facts(session, candidates)
         return decide(mail, self.policy, hits, facts, now)
-
-    def _open_ticket(
-        self,
-        session: Session,
-        mail: ParsedMail,
-        decision: Decision,
-        source: str,
-        now: datetime,
-        visible: str,
-    ) -> tuple[Ticket, Route]:
-        assert mail.sender is not None
-        customer = store.customer_for(session, mail.sender, now)
-        stored = CustomerInfo(customer.category, customer.organization, customer.language)
-        router = self.router
-        route, _ = router.route_new(router.facts(mail, visible, stored, now))
-        if route.customer_category is not None:
-            customer.category = route.customer_category
-        if customer.language is None and route.language is not None:
-            customer.language = route.language
-        subject = clean_subject(mail.subject, self.policy.token_format) or "(no subject)"
-        priority = route.priority or "normal"
-        # No rule chose a policy: the config's default for the priority (sla.by_priority).
-        sla_policy = route.sla_policy or self.settings.sla.by_priority.get(priority)  # type: ignore[call-overload]
-        ticket = Ticket(
-            subject=subject,
-            status="new",
-            priority=priority,
-            tier=route.tier,
-            first_tier=route.tier,
-            requester=customer,
-            assignee=route.assignee,
-            sla_policy=sla_policy,
-            tags=list(route.tags),
-            language=route.language,
-            notify=list(route.notify),
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(ticket)
-        session.flush()
-        store.add_event(
-            session,
-            ticket.id,
-            "maildesk",
-            "created",
-            {
-                "source": source,
-                "how": decision.how,
-                "reason": decision.reason,
-                "tier": route.tier,
-                "priority": route.priority,
-                "sla": sla_policy,
-                "rules": list(route.trace),
-            },
-            now,
-        )
-        policy = timers.policy_of(self.settings, ticket)
-        if policy is not None:
-            timers.plan(session, ticket, policy, router.calendar, self.settings.sla.reminders, now)
-        if decision.follow_up_of is not None:
-            store.add_event(
-                session, ticket.id, "maildesk", "follow_up", {"of": decision.follow_up_of}, now
-            )
-            store.add_event(
-                session, decision.follow_up_of, "maildesk", "followed_up", {"by": ticket.id}, now
-            )
-        return ticket, route
-
-    def _update_ticket(
-        self,
-        session: Session,
-        ticket: Ticket,
-        mail: ParsedMail,
-        decision: Decision,
-        now: datetime,
-        visible: str,
-        automatic: bool,
-    ) -> None:
-        """A reply on a known ticket. An automatic one (out of office...) is stored but
-        changes nothing: it neither reopens the ticket nor restarts an SLA clock."""
-        assert mail.sender is not None
-        sender = mail.sender.address
-        is_agent = self.is_agent(mail)
-        ticket.updated_at = now
-        before = ticket.status
-        if automatic:
-            return
-        if decision.reopen:
-            store.add_event(
-                session,
-                ticket.id,
-                sender,
-                "status",
-                {"from": ticket.status, "to": "open", "why": "reply reopened it"},
-                now,
-            )
-            ticket.status = "open"
-            ticket.closed_at = None
-            ticket.resolved_at = None
-        elif ticket.status == "pending" and not is_agent:
-            # The customer answered: the ball is back with support.
-            store.add_event(
-                session,
-                ticket.id,
-                sender,
-                "status",
-                {"from": "pending", "to": "open", "why": "customer replied"},
-                now,
-            )
-            ticket.status = "open"
-        if not is_agent:
-            self._route_reply(session, ticket, mail, now, visible)
-            policy = timers.policy_of(self.settings, ticket)
-            calendar = self.router.calendar
-            timers.follow_status(session, ticket, before, policy, calendar, now)
-            reminders = self.settings.sla.reminders
-            timers.on_customer_reply(session, ticket, policy, calendar, reminders, now)
-
-    def _route_reply(
-        self, session: Session, ticket: Ticket, mail: ParsedMail, now: datetime, visible: str
-    ) -> None:
-        """Rules marked ``on: reply`` may change a ticket when its customer writes again."""
-        router = self.router
-        if not any(rule.on_reply for rule in router.rules.rules):
-            return
-        customer = ticket.requester
-        stored = (
-            CustomerInfo(customer.category, customer.organization, customer.language)
-            if customer is not None
-            else None
-        )
-        route = router.route_reply(router.facts(mail, visible, stored, now, reply=True))
-        changes: dict[str, object] = {}
-        for field, value in (
-            ("priority", route.priority),
-            ("tier", route.tier),
-            ("assignee", route.assignee),
-            ("sla_policy", route.sla_policy),
-        ):
-            if value is not None and getattr(ticket, field) != value:
-                changes[field] = {"from": getattr(ticket, field), "to": value}
-                setattr(ticket, field, value)
-        new_tags = [t for t in route.tags if t not in ticket.tags]
-        if new_tags:
-            changes["tags"] = {"added": new_tags}
-            ticket.tags = [*ticket.tags, *new_tags]
-        new_notify = [a for a in route.notify if a not in ticket.notify]
-        if new_notify:
-            changes["notify"] = {"added": new_notify}
-            ticket.notify = [*ticket.notify, *new_notify]
-        if changes:
-            store.add_event(
-                session,
-                ticket.id,
-                "maildesk",
-                "routed",
-                {**changes, "rules": list(route.trace)},
-                now,
-            )
-
-    def _participants(
-        self, session: Session, ticket: Ticket, mail: ParsedMail, new: bool, now: datetime
-    ) -> None:
-        assert mail.sender is not None
-        sender = mail.sender
-        if sender.address in self.policy.agents:
-            role = "agent"
-        elif new or (ticket.requester is not None and ticket.requester.address == sender.address):
-            role = "requester"
-        else:
-            role = "cc"
-        store.add_participant(session, ticket, sender, role, now)
-        for other in (*mail.to, *mail.cc):
-            if not self.ours.is_ours(other.address) and other.address != sender.address:
-                role = "agent" if other.address in self.policy.agents else "cc"
-                store.add_participant(session, ticket, other, role, now)
 
     def _bounce(
         self, session: Session, mail: ParsedMail, verdict: Verdict, source: str, now: datetime

@@ -1,0 +1,208 @@
+"""A ticket opened, or changed by its customer's reply: the store stage's ticket half.
+
+Runs inside the pipeline's transaction; agent mail has its own module
+(agent_mail.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from maildesk.parse import ParsedMail
+from maildesk.routing.facts import CustomerInfo
+from maildesk.routing.route import Route
+from maildesk.sla import timers
+from maildesk.store import ingest as store
+from maildesk.store.models import Ticket
+from maildesk.thread import Decision, clean_subject
+
+if TYPE_CHECKING:
+    from maildesk.pipeline import Pipeline
+
+
+def open_ticket(
+    pipeline: Pipeline,
+    session: Session,
+    mail: ParsedMail,
+    decision: Decision,
+    source: str,
+    now: datetime,
+    visible: str,
+) -> tuple[Ticket, Route]:
+    assert mail.sender is not None
+    customer = store.customer_for(session, mail.sender, now)
+    stored = CustomerInfo(customer.category, customer.organization, customer.language)
+    router = pipeline.router
+    route, _ = router.route_new(router.facts(mail, visible, stored, now))
+    if route.customer_category is not None:
+        customer.category = route.customer_category
+    if customer.language is None and route.language is not None:
+        customer.language = route.language
+    subject = clean_subject(mail.subject, pipeline.policy.token_format) or "(no subject)"
+    priority = route.priority or "normal"
+    # No rule chose a policy: the config's default for the priority (sla.by_priority).
+    sla_policy = route.sla_policy or pipeline.settings.sla.by_priority.get(priority)  # type: ignore[call-overload]
+    ticket = Ticket(
+        subject=subject,
+        status="new",
+        priority=priority,
+        tier=route.tier,
+        first_tier=route.tier,
+        requester=customer,
+        assignee=route.assignee,
+        sla_policy=sla_policy,
+        tags=list(route.tags),
+        language=route.language,
+        notify=list(route.notify),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(ticket)
+    session.flush()
+    store.add_event(
+        session,
+        ticket.id,
+        "maildesk",
+        "created",
+        {
+            "source": source,
+            "how": decision.how,
+            "reason": decision.reason,
+            "tier": route.tier,
+            "priority": route.priority,
+            "sla": sla_policy,
+            "rules": list(route.trace),
+        },
+        now,
+    )
+    policy = timers.policy_of(pipeline.settings, ticket)
+    if policy is not None:
+        timers.plan(session, ticket, policy, router.calendar, pipeline.settings.sla.reminders, now)
+    if decision.follow_up_of is not None:
+        store.add_event(
+            session, ticket.id, "maildesk", "follow_up", {"of": decision.follow_up_of}, now
+        )
+        store.add_event(
+            session, decision.follow_up_of, "maildesk", "followed_up", {"by": ticket.id}, now
+        )
+    return ticket, route
+
+
+def update_ticket(
+    pipeline: Pipeline,
+    session: Session,
+    ticket: Ticket,
+    mail: ParsedMail,
+    decision: Decision,
+    now: datetime,
+    visible: str,
+    automatic: bool,
+) -> None:
+    """A reply on a known ticket. An automatic one (out of office...) is stored but
+    changes nothing: it neither reopens the ticket nor restarts an SLA clock."""
+    assert mail.sender is not None
+    sender = mail.sender.address
+    is_agent = pipeline.is_agent(mail)
+    ticket.updated_at = now
+    before = ticket.status
+    if automatic:
+        return
+    if decision.reopen:
+        store.add_event(
+            session,
+            ticket.id,
+            sender,
+            "status",
+            {"from": ticket.status, "to": "open", "why": "reply reopened it"},
+            now,
+        )
+        ticket.status = "open"
+        ticket.closed_at = None
+        ticket.resolved_at = None
+    elif ticket.status == "pending" and not is_agent:
+        # The customer answered: the ball is back with support.
+        store.add_event(
+            session,
+            ticket.id,
+            sender,
+            "status",
+            {"from": "pending", "to": "open", "why": "customer replied"},
+            now,
+        )
+        ticket.status = "open"
+    if not is_agent:
+        route_reply(pipeline, session, ticket, mail, now, visible)
+        policy = timers.policy_of(pipeline.settings, ticket)
+        calendar = pipeline.router.calendar
+        timers.follow_status(session, ticket, before, policy, calendar, now)
+        reminders = pipeline.settings.sla.reminders
+        timers.on_customer_reply(session, ticket, policy, calendar, reminders, now)
+
+
+def route_reply(
+    pipeline: Pipeline,
+    session: Session,
+    ticket: Ticket,
+    mail: ParsedMail,
+    now: datetime,
+    visible: str,
+) -> None:
+    """Rules marked ``on: reply`` may change a ticket when its customer writes again."""
+    router = pipeline.router
+    if not any(rule.on_reply for rule in router.rules.rules):
+        return
+    customer = ticket.requester
+    stored = (
+        CustomerInfo(customer.category, customer.organization, customer.language)
+        if customer is not None
+        else None
+    )
+    route = router.route_reply(router.facts(mail, visible, stored, now, reply=True))
+    changes: dict[str, object] = {}
+    for field, value in (
+        ("priority", route.priority),
+        ("tier", route.tier),
+        ("assignee", route.assignee),
+        ("sla_policy", route.sla_policy),
+    ):
+        if value is not None and getattr(ticket, field) != value:
+            changes[field] = {"from": getattr(ticket, field), "to": value}
+            setattr(ticket, field, value)
+    new_tags = [t for t in route.tags if t not in ticket.tags]
+    if new_tags:
+        changes["tags"] = {"added": new_tags}
+        ticket.tags = [*ticket.tags, *new_tags]
+    new_notify = [a for a in route.notify if a not in ticket.notify]
+    if new_notify:
+        changes["notify"] = {"added": new_notify}
+        ticket.notify = [*ticket.notify, *new_notify]
+    if changes:
+        store.add_event(
+            session,
+            ticket.id,
+            "maildesk",
+            "routed",
+            {**changes, "rules": list(route.trace)},
+            now,
+        )
+
+
+def add_participants(
+    pipeline: Pipeline, session: Session, ticket: Ticket, mail: ParsedMail, new: bool, now: datetime
+) -> None:
+    assert mail.sender is not None
+    sender = mail.sender
+    if sender.address in pipeline.policy.agents:
+        role = "agent"
+    elif new or (ticket.requester is not None and ticket.requester.address == sender.address):
+        role = "requester"
+    else:
+        role = "cc"
+    store.add_participant(session, ticket, sender, role, now)
+    for other in (*mail.to, *mail.cc):
+        if not pipeline.ours.is_ours(other.address) and other.address != sender.address:
+            role = "agent" if other.address in pipeline.policy.agents else "cc"
+            store.add_participant(session, ticket, other, role, now)
