@@ -233,6 +233,7 @@ class Pipeline:
                 route,
                 acknowledge=acknowledge and not verdict.loop_suspect,
                 now=now,
+                articles=tickets.suggest_articles(self, session, ticket, message, now),
             )
         if not new:
             store.add_event(

@@ -139,6 +139,9 @@ def sample_context() -> dict[str, Any]:
             "attachments": [],
         },
         "sla": {"policy": "normal", "first_response": "2 hours", "resolution": "4 hours"},
+        "articles": [
+            {"title": "Reset a forgotten password", "url": "https://help.example.com/reset"}
+        ],
         "agent": {"name": "Bob Agent", "address": "bob@example.com"},
         "reply": {
             "text": "Please restart the printer.",

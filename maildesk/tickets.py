@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from maildesk.language import detect_language
 from maildesk.parse import ParsedMail
 from maildesk.routing.facts import CustomerInfo
 from maildesk.routing.route import Route
 from maildesk.sla import timers
 from maildesk.store import ingest as store
-from maildesk.store.models import Ticket
+from maildesk.store.models import Message, Ticket
 from maildesk.thread import Decision, clean_subject
 
 if TYPE_CHECKING:
@@ -206,3 +207,24 @@ def add_participants(
         if not pipeline.ours.is_ours(other.address) and other.address != sender.address:
             role = "agent" if other.address in pipeline.policy.agents else "cc"
             store.add_participant(session, ticket, other, role, now)
+
+
+def suggest_articles(
+    pipeline: Pipeline, session: Session, ticket: Ticket, message: Message, now: datetime
+) -> list[dict[str, str]]:
+    """Knowledge-base articles that may already answer the question, for the
+    acknowledgement; recorded as an event so that reports can count deflection."""
+    text = message.visible_text or message.full_text
+    # The language this question is written in: articles in another are no help.
+    language = detect_language(f"{ticket.subject}\n{text}") or ticket.language
+    found = pipeline.router.kb.suggest(ticket.subject, text, language)
+    if found:
+        store.add_event(
+            session,
+            ticket.id,
+            "maildesk",
+            "kb_suggested",
+            {"articles": [s.article.slug for s in found], "scores": [s.score for s in found]},
+            now,
+        )
+    return [{"title": s.article.title, "url": s.article.url} for s in found]

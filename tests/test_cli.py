@@ -54,6 +54,7 @@ def test_init_writes_a_complete_desk(run: Run, tmp_path: Path) -> None:
     desk = tmp_path / "d"
     assert sorted(p.name for p in desk.iterdir()) == [
         "customers.yaml",
+        "kb",
         "maildesk.db",
         "maildesk.toml",
         "outgoing",

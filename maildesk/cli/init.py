@@ -37,7 +37,7 @@ def init(directory: Path, force: bool, no_db: bool) -> None:
     shutil.copyfile(CONFIG, config)
     if not (directory / "customers.yaml").exists() or force:
         shutil.copyfile(CONFIG.with_name("customers.yaml"), directory / "customers.yaml")
-    for name in ("rules", "templates"):
+    for name in ("rules", "templates", "kb"):
         shutil.copytree(starter_dir(name), directory / name, dirs_exist_ok=True)
     (directory / "outgoing").mkdir(exist_ok=True)
     settings = load_settings(config)

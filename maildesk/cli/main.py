@@ -14,6 +14,7 @@ from maildesk.cli.context import Desk
 from maildesk.cli.db import db
 from maildesk.cli.ingest import import_archive, ingest
 from maildesk.cli.init import init
+from maildesk.cli.kb import kb
 from maildesk.cli.outbox import outbox
 from maildesk.cli.quarantine import quarantine
 from maildesk.cli.rules import rules
@@ -55,6 +56,7 @@ for command in (
     rules,
     run,
     sla,
+    kb,
     ingest,
     import_archive,
     quarantine,

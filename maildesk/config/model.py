@@ -156,6 +156,8 @@ class Paths(Section):
     rules: ConfigPath = Path("rules")
     templates: ConfigPath = Path("templates")
     customers: ConfigPath | None = None
+    # Markdown articles suggested in acknowledgements; a missing folder means none.
+    kb: ConfigPath = Path("kb")
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

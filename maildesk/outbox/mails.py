@@ -82,6 +82,7 @@ class Mailer(Writer):
                 "from": message.from_address if message else "",
                 "attachments": attachments,
             },
+            "articles": [],  # knowledge-base suggestions: acknowledgements only
             "sla": {
                 "policy": ticket.sla_policy,
                 "first_response": humanize(first, language) if first else None,
@@ -99,9 +100,10 @@ class Mailer(Writer):
         *,
         acknowledge: bool,
         now: datetime,
+        articles: list[dict[str, str]] | None = None,
     ) -> None:
-        """Acknowledge the customer (unless a robot, a rule or the hourly limit says no) and
-        notify the tier's agents."""
+        """Acknowledge the customer (unless a robot, a rule or the hourly limit says no),
+        with the knowledge-base ``articles`` that may answer them, and notify the tier."""
         customer = ticket.requester.address if ticket.requester else ""
         wanted = [route.language, ticket.language, self.settings.helpdesk.default_language, "en"]
         if acknowledge and route.acknowledge is not False and customer:
@@ -130,6 +132,7 @@ class Mailer(Writer):
                     wanted,
                     now,
                     reply=True,
+                    extra={"articles": articles or []},
                 )
         agents = self._tier_agents(ticket.tier)
         extra = [a for a in route.notify if a not in agents]

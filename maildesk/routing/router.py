@@ -1,13 +1,16 @@
-"""Everything routing needs, loaded together and swapped as one on reload."""
+"""Everything the desk's admins edit as files (rules, customers, calendar, knowledge
+base), loaded together and swapped as one on reload."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from maildesk.config.model import Settings
 from maildesk.errors import Problem
+from maildesk.kb.articles import load_articles
+from maildesk.kb.index import KnowledgeBase
 from maildesk.parse import ParsedMail
 from maildesk.render import template_files
 from maildesk.routing.customers import CustomerDirectory, load_customers
@@ -38,6 +41,7 @@ class Router:
     customers: CustomerDirectory
     calendar: BusinessCalendar
     default_tier: str | None
+    kb: KnowledgeBase = field(default_factory=lambda: KnowledgeBase(()))
     signature: Signature = ()  # of the files as they were just before loading
 
     @classmethod
@@ -46,14 +50,16 @@ class Router:
         signature = rules_signature(settings)
         rules, problems = load_rules(settings.paths.rules, known_names(settings))
         customers, trouble = load_customers(settings.paths.customers)
+        articles, bad_articles = load_articles(settings.paths.kb)
         router = cls(
             rules,
             customers,
             BusinessCalendar.from_settings(settings),
             settings.tiers[0].name if settings.tiers else None,
+            KnowledgeBase(articles),
             signature,
         )
-        return router, [*problems, *trouble]
+        return router, [*problems, *trouble, *bad_articles]
 
     def customer(self, address: str, stored: CustomerInfo | None) -> CustomerInfo:
         """The admin's list first, then what the database knows (e.g. set by a rule)."""
@@ -97,7 +103,7 @@ class Router:
 def rules_signature(settings: Settings) -> Signature:
     """What the router was loaded from; a change means: load again."""
     paths: list[Path] = []
-    for folder in (settings.paths.rules, settings.paths.templates):
+    for folder in (settings.paths.rules, settings.paths.templates, settings.paths.kb):
         if folder.is_dir():
             paths += sorted(p for p in folder.rglob("*") if p.is_file())
     if settings.paths.customers is not None:

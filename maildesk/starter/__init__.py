@@ -13,7 +13,7 @@ CONFIG = HERE / "maildesk.toml"
 
 
 def starter_dir(name: str) -> Path:
-    """The shipped ``rules`` or ``templates`` folder, installed or in a checkout."""
+    """The shipped ``rules``, ``templates`` or ``kb`` folder, installed or in a checkout."""
     for candidate in (HERE / name, HERE.parent.parent / name):
         if candidate.is_dir():
             return candidate

@@ -1,0 +1,1 @@
+"""Self-service first: knowledge-base articles suggested in the acknowledgement."""
