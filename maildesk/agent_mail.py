@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from maildesk.commands import HELP, Commands
+from maildesk.feedback import surveys
 from maildesk.parse import ParsedMail
 from maildesk.sla.timers import cancel, follow_status, policy_of
 from maildesk.store.ingest import add_event
@@ -69,9 +70,11 @@ def handle(
 def _follow(
     pipeline: Pipeline, session: Session, ticket: Ticket, before: str, now: datetime
 ) -> None:
-    """SLA clocks stop on resolve, pause while pending, run again after."""
+    """SLA clocks stop on resolve, pause while pending, run again after; resolving
+    schedules the satisfaction survey."""
     policy = policy_of(pipeline.settings, ticket)
     follow_status(session, ticket, before, policy, pipeline.router.calendar, now)
+    surveys.follow_status(session, pipeline.settings, ticket, before, now)
 
 
 def apply_commands(
@@ -86,6 +89,8 @@ def apply_commands(
                 ticket.resolved_at = now
             elif status == "closed":
                 ticket.closed_at = now
+            else:  # reopened by hand: no longer resolved, by anybody
+                ticket.resolved_at = ticket.closed_at = ticket.resolution = None
         elif name == "assign":
             _change(
                 session,

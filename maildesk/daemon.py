@@ -22,6 +22,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from maildesk.config import Settings, mailbox_secret
+from maildesk.feedback.surveys import SurveySender
 from maildesk.outbox.sender import Sender
 from maildesk.pipeline import Pipeline
 from maildesk.routing.router import Router, Signature, rules_signature
@@ -48,6 +49,7 @@ class Daemon:
             pipeline.mailer,
             lambda: self.pipeline.router.calendar,
         )
+        self.surveys = SurveySender(settings, pipeline.sessions, pipeline.clock, pipeline.mailer)
 
     def readers(self) -> list[MailboxReader]:
         readers = []
@@ -78,9 +80,10 @@ class Daemon:
         return handled
 
     def sla_tick(self) -> list[Fired]:
-        """One look at the SLA clock; a failure is logged and retried on the next tick."""
+        """One look at the clock: SLA timers, digests, surveys due. A failure is logged and
+        retried on the next tick."""
         try:
-            fired = self.sla.tick()
+            fired = self.sla.tick() + self.surveys.tick()
         except Exception:
             log.exception("SLA tick failed")
             return []

@@ -192,6 +192,7 @@ class Pipeline:
         visible = visible_text(mail.text)
         acknowledge_with: str | bool | None = None
         route = Route()
+        handled: str | None = None
         if decision.ticket_id is None:
             ticket, route = tickets.open_ticket(self, session, mail, decision, source, now, visible)
             acknowledge_with = route.acknowledge
@@ -201,7 +202,7 @@ class Pipeline:
             assert found is not None  # decide() only names tickets that exist
             ticket = found
             new = False
-            tickets.update_ticket(
+            handled = tickets.update_ticket(
                 self, session, ticket, mail, decision, now, visible, verdict.loop_suspect
             )
         agent = not new and self.is_agent(mail)
@@ -222,7 +223,7 @@ class Pipeline:
         tickets.add_participants(self, session, ticket, mail, new, now)
         if commands is not None:
             agent_mail.handle(self, session, ticket, message, mail, commands, now)
-        elif not new and not verdict.loop_suspect:
+        elif not new and not verdict.loop_suspect and handled is None:
             self.mailer.on_customer_reply(session, ticket, message, mail, now)
         if new:
             self.mailer.on_new_ticket(

@@ -157,6 +157,7 @@ def sample_context() -> dict[str, Any]:
             "left": "30 minutes",
             "overdue": "",
         },
+        "survey": {"score": 2, "comment": "It took three days."},
         "escalation": {
             "from_tier": "L1",
             "to_tier": "L2",
@@ -199,6 +200,8 @@ REQUIRED_EVENTS = (
     "sla_reminder",
     "sla_breach",
     "sla_digest",
+    "survey",
+    "survey_low",
 )
 
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from maildesk.feedback import surveys
+from maildesk.feedback.replies import self_served_phrase, survey_score
 from maildesk.language import detect_language
 from maildesk.parse import ParsedMail
 from maildesk.routing.facts import CustomerInfo
@@ -58,6 +60,7 @@ def open_ticket(
         tags=list(route.tags),
         language=route.language,
         notify=list(route.notify),
+        survey=route.survey is not False,
         created_at=now,
         updated_at=now,
     )
@@ -101,16 +104,27 @@ def update_ticket(
     now: datetime,
     visible: str,
     automatic: bool,
-) -> None:
-    """A reply on a known ticket. An automatic one (out of office...) is stored but
-    changes nothing: it neither reopens the ticket nor restarts an SLA clock."""
+) -> str | None:
+    """A reply on a known ticket; returns "survey" or "self_served" when the reply was
+    an answer to the survey or a thumbs-up that closed the ticket (nobody needs to hear
+    of it), else None.
+
+    An automatic reply (out of office...) is stored but changes nothing: it neither
+    reopens the ticket nor restarts an SLA clock.
+    """
     assert mail.sender is not None
     sender = mail.sender.address
     is_agent = pipeline.is_agent(mail)
     ticket.updated_at = now
     before = ticket.status
     if automatic:
-        return
+        return None
+    if not is_agent and ticket.status in surveys.DONE:
+        survey = surveys.sent_survey(session, ticket.id)
+        answer = survey_score(visible) if survey is not None else None
+        if survey is not None and answer is not None:
+            surveys.record_answer(pipeline.mailer, session, ticket, survey, *answer, sender, now)
+            return "survey"
     if decision.reopen:
         store.add_event(
             session,
@@ -123,6 +137,7 @@ def update_ticket(
         ticket.status = "open"
         ticket.closed_at = None
         ticket.resolved_at = None
+        ticket.resolution = None
     elif ticket.status == "pending" and not is_agent:
         # The customer answered: the ball is back with support.
         store.add_event(
@@ -134,13 +149,45 @@ def update_ticket(
             now,
         )
         ticket.status = "open"
-    if not is_agent:
-        route_reply(pipeline, session, ticket, mail, now, visible)
-        policy = timers.policy_of(pipeline.settings, ticket)
-        calendar = pipeline.router.calendar
-        timers.follow_status(session, ticket, before, policy, calendar, now)
-        reminders = pipeline.settings.sla.reminders
-        timers.on_customer_reply(session, ticket, policy, calendar, reminders, now)
+    if is_agent:
+        return None
+    route_reply(pipeline, session, ticket, mail, now, visible)
+    served = _self_served(pipeline, session, ticket, sender, visible, now)
+    policy = timers.policy_of(pipeline.settings, ticket)
+    calendar = pipeline.router.calendar
+    timers.follow_status(session, ticket, before, policy, calendar, now)
+    surveys.follow_status(session, pipeline.settings, ticket, before, now)
+    if served:
+        return "self_served"
+    reminders = pipeline.settings.sla.reminders
+    timers.on_customer_reply(session, ticket, policy, calendar, reminders, now)
+    return None
+
+
+def _self_served(
+    pipeline: Pipeline, session: Session, ticket: Ticket, sender: str, visible: str, now: datetime
+) -> bool:
+    """No agent has answered yet and the customer says the suggestions solved it."""
+    if ticket.status not in ("new", "open") or ticket.first_response_at is not None:
+        return False
+    config = pipeline.settings.self_service
+    phrase = self_served_phrase(visible, config.phrases, config.max_words)
+    if phrase is None:
+        return False
+    store.add_event(
+        session,
+        ticket.id,
+        sender,
+        "status",
+        {
+            "from": ticket.status,
+            "to": "resolved",
+            "why": f'self-served: the customer said "{phrase}"',
+        },
+        now,
+    )
+    ticket.status, ticket.resolved_at, ticket.resolution = "resolved", now, "self_served"
+    return True
 
 
 def route_reply(

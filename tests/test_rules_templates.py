@@ -116,6 +116,8 @@ def test_required_templates_must_exist(tmp_path: Path) -> None:
             "sla_reminder",
             "sla_breach",
             "sla_digest",
+            "survey",
+            "survey_low",
         )
     ]
     assert missing_templates(starter_dir("templates"), "fr") == []  # English is the fallback

@@ -89,7 +89,7 @@ def run(
 
 def _dry_run(daemon: Daemon, as_json: bool) -> None:
     now = daemon.pipeline.clock.now()
-    fired = daemon.sla.tick(now, dry_run=True)
+    fired = daemon.sla.tick(now, dry_run=True) + daemon.surveys.tick(now, dry_run=True)
     with daemon.pipeline.sessions() as session:
         queued = session.scalars(
             select(OutboxMessage)

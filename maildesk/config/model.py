@@ -205,6 +205,37 @@ class SlaPolicy(Section):
     hours: Literal["business", "24/7"] = "business"
 
 
+class SelfService(Section):
+    """A customer's reply that says the suggestions solved it closes the ticket."""
+
+    # Matched at the start of the reply's new text, case and punctuation ignored.
+    phrases: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(strict=False)] = (
+        "solved",
+        "resolved",
+        "problem solved",
+        "that helped",
+        "thanks, that helped",
+        "thank you, that helped",
+        "решено",
+        "вопрос решен",
+        "проблема решена",
+        "помогло",
+        "спасибо, помогло",
+    )
+    # Longer replies are real follow-ups, not a thumbs-up.
+    max_words: Annotated[int, Field(ge=1, le=200)] = 30
+
+
+class Survey(Section):
+    """One satisfaction survey per resolved ticket, answered by replying 1-5 or a word."""
+
+    enabled: bool = True
+    # How long after the resolution the survey goes out ("0m" for at once).
+    delay: str = "1h"
+    # A score at or below this tells the tier lead.
+    notify_at_or_below: Annotated[int, Field(ge=0, le=5)] = 2
+
+
 class Tier(Section):
     name: Annotated[str, Field(min_length=1)]
     description: str = ""
@@ -228,6 +259,8 @@ class Settings(Section):
     calendar: Calendar = Field(default_factory=Calendar)
     sla_policies: Annotated[tuple[SlaPolicy, ...], Field(strict=False)] = ()
     sla: Sla = Field(default_factory=Sla)
+    self_service: SelfService = Field(default_factory=SelfService)
+    survey: Survey = Field(default_factory=Survey)
     # Where the settings came from: set by the loader, never a TOML key.
     _source: Path = PrivateAttr(default=Path("maildesk.toml"))
 

@@ -244,6 +244,11 @@ def _sla(settings: Settings) -> Iterator[str]:
             yield f'sla.by_priority.{priority}: unknown SLA policy "{name}" (known: {known})'
     if sla.digest_at is not None and parse_clock_time(sla.digest_at) is None:
         yield f'sla.digest_at: expected a time like "08:30", got "{sla.digest_at}"'
+    if parse_duration(settings.survey.delay) is None:
+        yield (
+            f'survey.delay: expected a duration like "0m", "1h" or "1d", '
+            f'got "{settings.survey.delay}"'
+        )
     if parse_duration(sla.at_risk_within) is None:
         yield (
             f'sla.at_risk_within: expected a duration like "4h" or "1d", got "{sla.at_risk_within}"'

@@ -16,4 +16,5 @@ class Route:
     acknowledge: str | bool | None = None  # template, False: none, None: the default
     language: str | None = None
     notify: tuple[str, ...] = ()
+    survey: bool | None = None  # False: no satisfaction survey
     trace: tuple[str, ...] = ()  # the rules that matched, "name (file:line)"

@@ -43,6 +43,7 @@ ACTIONS = (
     "acknowledge",
     "language",
     "notify",
+    "survey",
 )
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
@@ -68,6 +69,7 @@ class Actions:
     acknowledge: str | bool | None = None  # template name, False for none, None: not set
     language: str | None = None
     notify: tuple[str, ...] = ()
+    survey: bool | None = None  # False: no satisfaction survey for this ticket
 
     @property
     def set_fields(self) -> tuple[tuple[str, Any], ...]:
@@ -370,6 +372,7 @@ class _Compiler:
             "acknowledge": self._acknowledge,
             "language": self._word,
             "notify": self._addresses,
+            "survey": self._flag,
         }
 
     def _tier(self, value: Any, node: yaml.Node) -> Any:
@@ -403,6 +406,11 @@ class _Compiler:
         if self.known.check_names and value not in self.known.templates:
             names = ", ".join(sorted(self.known.templates)) or "none"
             return self._bad(node, f'unknown template "{value}" (templates: {names})')
+        return value
+
+    def _flag(self, value: Any, node: yaml.Node) -> Any:
+        if not isinstance(value, bool):
+            return self._bad(node, f"expected true or false, got {value!r}")
         return value
 
     def _word(self, value: Any, node: yaml.Node) -> Any:

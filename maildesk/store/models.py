@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -139,6 +140,10 @@ class Ticket(Base):
     first_response_due: Mapped[datetime | None]
     resolution_due: Mapped[datetime | None]
     next_response_due: Mapped[datetime | None]
+    # How it was resolved: "self_served" when the customer's reply closed it.
+    resolution: Mapped[str | None] = mapped_column(String(20))
+    # False when a rule said survey: false.
+    survey: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     requester: Mapped[Customer | None] = relationship()
     messages: Mapped[list[Message]] = relationship(
@@ -362,3 +367,29 @@ class SlaDigest(Base):
     day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD in the calendar's zone
     sent_at: Mapped[datetime]
     tickets: Mapped[int] = mapped_column(Integer, default=0)
+
+
+SURVEY_STATES = ("scheduled", "sent", "answered", "cancelled")
+
+
+class Survey(Base):
+    """The one satisfaction survey of a ticket: scheduled when it is resolved, sent by the
+    scheduler when due, answered by the customer's reply."""
+
+    __tablename__ = "surveys"
+    __table_args__ = (
+        CheckConstraint(_in("state", SURVEY_STATES), name="state"),
+        Index("ix_surveys_state_due_at", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), unique=True
+    )
+    state: Mapped[str] = mapped_column(String(10), default="scheduled")
+    due_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    score: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None]

@@ -1,0 +1,1 @@
+"""What customers tell us back: "solved" (self-service) and satisfaction scores."""
