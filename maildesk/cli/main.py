@@ -17,6 +17,7 @@ from maildesk.cli.init import init
 from maildesk.cli.kb import kb
 from maildesk.cli.outbox import outbox
 from maildesk.cli.quarantine import quarantine
+from maildesk.cli.report import report
 from maildesk.cli.rules import rules
 from maildesk.cli.run import run
 from maildesk.cli.sla import sla
@@ -56,6 +57,7 @@ for command in (
     rules,
     run,
     sla,
+    report,
     kb,
     ingest,
     import_archive,

@@ -5,7 +5,9 @@ Counted per ticket opened in the period, under the tier the rules gave it
 
 - A target counts once its outcome is known: it was met or missed, or its
   deadline has passed with no answer. A ticket still inside its time is
-  left out of the percentage, not counted as a success.
+  left out of the percentage, not counted as a success; so is a first
+  response for a ticket resolved before that deadline without one (a
+  self-served ticket needed no answer).
 - First-response times are business time (24/7 policies: all hours), from
   the ticket's arrival to the first answer relayed to the customer.
 - The median is the middle value (the mean of the two middle ones for an
@@ -91,10 +93,13 @@ def _count(row: Row, ticket: Ticket, clock: BusinessCalendar | AlwaysOpen, now: 
     if answered is not None:
         row.first_times.append(clock.between(ticket.created_at, answered))
     due = ticket.first_response_due
-    if due is not None and (answered is not None or now > due):
+    done = ticket.resolved_at or ticket.closed_at
+    # Resolved before its first-response deadline with no answer (self-served, say): that
+    # promise no longer applied.
+    waived = answered is None and done is not None and due is not None and done <= due
+    if due is not None and not waived and (answered is not None or now > due):
         row.first_known += 1
         row.first_met += answered is not None and answered <= due
-    done = ticket.resolved_at or ticket.closed_at
     due = ticket.resolution_due
     if due is not None and (done is not None or now > due):
         row.resolution_known += 1

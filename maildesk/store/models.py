@@ -393,3 +393,5 @@ class Survey(Base):
     score: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime | None]
+
+    ticket: Mapped[Ticket] = relationship()

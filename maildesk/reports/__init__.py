@@ -1,0 +1,1 @@
+"""Reports for managers: the numbers (data.py) and one self-contained HTML page."""
