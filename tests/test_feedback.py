@@ -176,6 +176,10 @@ def test_survey_after_resolution_records_the_score_and_tells_the_lead(desk: Desk
     survey = desk.survey(n)
     assert survey is not None and survey.due_at == T0 + timedelta(minutes=90)  # delay 1h
     assert desk.daemon.surveys.tick(T0 + timedelta(minutes=80)) == []
+    [would] = desk.daemon.surveys.tick(T0 + timedelta(minutes=90), dry_run=True)
+    assert would.kind == "survey" and desk.kinds(n)[-1] == "status"  # nothing queued
+    survey = desk.survey(n)
+    assert survey is not None and survey.state == "scheduled"
     [sent] = desk.daemon.surveys.tick(T0 + timedelta(minutes=90))
     assert (sent.kind, sent.to) == ("survey", ("alice@example.org",))
     assert desk.daemon.surveys.tick(T0 + timedelta(hours=5)) == []  # once

@@ -217,3 +217,12 @@ def test_kb_test_command(write_desk: Callable[..., Path], run: Run, tmp_path: Pa
     assert [a["article"] for a in data["articles"]] == ["vpn-podklyuchenie"]
     code, _, err = run("-c", str(config), "kb", "test", str(tmp_path / "missing.eml"))
     assert code == 2 and "missing.eml: no such file" in err
+
+
+def test_check_reports_a_broken_article(write_desk: Callable[..., Path], run: Run) -> None:
+    config = write_desk('[helpdesk]\naddress = "support@example.com"\n[smtp]\nspool_dir = "o"\n')
+    (config.parent / "kb").mkdir()
+    (config.parent / "kb" / "vpn.md").write_text("---\ntitle: VPN\n---\nText\n")
+    code, _, err = run("-c", str(config), "check")
+    assert code == 2
+    assert f"{config.parent / 'kb' / 'vpn.md'}:1: url: required" in err

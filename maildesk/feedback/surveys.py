@@ -23,7 +23,7 @@ from maildesk.config.semantics import parse_duration
 from maildesk.errors import TryLater
 from maildesk.outbox.mails import Mailer
 from maildesk.sla.scheduler import Fired
-from maildesk.store.db import transaction
+from maildesk.store.db import rolled_back, transaction
 from maildesk.store.ingest import add_event
 from maildesk.store.models import Survey, Ticket
 from maildesk.thread import ticket_token
@@ -111,16 +111,9 @@ class SurveySender:
     def tick(self, now: datetime | None = None, *, dry_run: bool = False) -> list[Fired]:
         now = now or self.clock.now()
         if dry_run:
-            session = self.sessions()
-            try:
-                return [
-                    f
-                    for s in self._due(session, now, lock=False)
-                    if (f := self._send(session, s, now))
-                ]
-            finally:
-                session.rollback()
-                session.close()
+            with rolled_back(self.sessions) as session:
+                due = self._due(session, now, lock=False)
+                return [f for survey in due if (f := self._send(session, survey, now))]
         done: list[Fired] = []
         try:
             while True:

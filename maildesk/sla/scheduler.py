@@ -30,7 +30,7 @@ from maildesk.errors import TryLater
 from maildesk.outbox.mails import Mailer
 from maildesk.sla import notices
 from maildesk.sla.calendar import BusinessCalendar
-from maildesk.store.db import transaction
+from maildesk.store.db import rolled_back, transaction
 from maildesk.store.ingest import add_event
 from maildesk.store.models import PRIORITIES, SlaDigest, SlaTimer, Ticket
 from maildesk.thread import ticket_token
@@ -69,14 +69,8 @@ class SlaScheduler:
         """Everything due at ``now``; in a dry run nothing is committed or sent."""
         now = now or self.clock.now()
         if dry_run:
-            session = self.sessions()
-            try:
-                done = self._timers_in(session, now)
-                done += self._digests_in(session, now)
-                return done
-            finally:
-                session.rollback()
-                session.close()
+            with rolled_back(self.sessions) as session:
+                return self._timers_in(session, now) + self._digests_in(session, now)
         try:
             return self._timers(now) + self._digests(now)
         except (TryLater, OperationalError) as exc:  # the database is away: next tick

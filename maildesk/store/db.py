@@ -62,3 +62,14 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
             yield session
     except OperationalError as exc:
         raise TryLater(f"database unavailable: {exc.orig}") from exc
+
+
+@contextmanager
+def rolled_back(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A dry run: do everything, keep nothing."""
+    session = factory()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
