@@ -16,19 +16,23 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from http.server import ThreadingHTTPServer
 from types import FrameType
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from maildesk.config import Settings, mailbox_secret
+from maildesk.config import Settings, load_settings, mailbox_secret
+from maildesk.errors import Problem, UserError
 from maildesk.feedback.surveys import SurveySender
+from maildesk.metrics import MailboxStatus, Metrics, start_http
 from maildesk.outbox.sender import Sender
-from maildesk.pipeline import Pipeline
+from maildesk.pipeline import Outcome, Pipeline
 from maildesk.routing.router import Router, Signature, rules_signature
 from maildesk.sla.scheduler import Fired, SlaScheduler
 from maildesk.sources.imap import MailboxReader, run_mailbox
 from maildesk.sources.inbound import start_listener
+from maildesk.startup import startup_problems
 
 log = logging.getLogger("maildesk.daemon")
 STOP_TIMEOUT = 8.0  # seconds; SIGTERM must end the process within 10
@@ -38,9 +42,17 @@ SEND_INTERVAL = 0.5  # seconds between looks at the outbox
 
 class Daemon:
     def __init__(self, settings: Settings, pipeline: Pipeline) -> None:
+        self.stopping = threading.Event()  # SIGTERM/SIGINT: the process ends
+        self.reloading = threading.Event()  # SIGHUP: this generation of threads ends
+        self._readers: list[MailboxReader] = []  # this generation's, for /healthz
+        # Kept across reloads: counters must not restart with a SIGHUP.
+        self.metrics = Metrics(lambda: self.pipeline.sessions, self._mailbox_status)
+        self._wire(settings, pipeline)
+
+    def _wire(self, settings: Settings, pipeline: Pipeline) -> None:
+        """The parts that depend on the settings; replaced whole by a reload."""
         self.settings = settings
         self.pipeline = pipeline
-        self.stopping = threading.Event()
         self.sender = Sender(settings, pipeline.sessions, pipeline.clock)
         self.sla = SlaScheduler(
             settings,
@@ -50,6 +62,18 @@ class Daemon:
             lambda: self.pipeline.router.calendar,
         )
         self.surveys = SurveySender(settings, pipeline.sessions, pipeline.clock, pipeline.mailer)
+        pipeline.observers.append(self._observe_message)
+        self.sender.observers.append(self.metrics.observe_sent)
+
+    def _observe_message(self, outcome: Outcome, source: str, seconds: float) -> None:
+        self.metrics.observe_message(
+            source, outcome.status, outcome.new_ticket, outcome.auto_reply, seconds
+        )
+
+    def _mailbox_status(self) -> list[MailboxStatus]:
+        return [
+            MailboxStatus(r.box.name, r.client is not None, r.last_error) for r in self._readers
+        ]
 
     def readers(self) -> list[MailboxReader]:
         readers = []
@@ -87,6 +111,7 @@ class Daemon:
         except Exception:
             log.exception("SLA tick failed")
             return []
+        self.metrics.observe_fired(item.kind for item in fired)
         for item in fired:
             log.info(
                 "SLA %s %s %s%s to %s",
@@ -105,16 +130,41 @@ class Daemon:
             log.error("outbox: %s", exc)
             return 0
 
-    def _send_loop(self) -> None:
-        while not self.stopping.wait(SEND_INTERVAL):
+    def _send_loop(self, halt: threading.Event) -> None:
+        while not halt.wait(SEND_INTERVAL):
             self.send_due()
 
     def run(self) -> None:
-        """Run every source until SIGTERM/SIGINT."""
+        """Run every source until SIGTERM/SIGINT; SIGHUP reloads the config in between."""
         previous = self._install_signals()
+        try:
+            while True:
+                self._run_generation()
+                if self.stopping.is_set():
+                    break
+                self.reloading.clear()
+                self.reload_config()
+        finally:
+            self._restore_signals(previous)
+        log.info("maildesk stopped")
+
+    def _run_generation(self) -> None:
+        """Sources, sender and clock with the current settings, until stop or reload.
+
+        Each thread finishes the message (one transaction) it is on; nothing
+        is acknowledged to a source before its commit, so a stop loses nothing.
+        """
+        halt = threading.Event()
+
+        def watch() -> None:  # stop or reload: this generation ends
+            while not (self.stopping.wait(0.2) or self.reloading.is_set()):
+                pass
+            halt.set()
+
         listener = None
+        http: ThreadingHTTPServer | None = None
         threads: list[threading.Thread] = []
-        # APScheduler is the SLA clock's pacemaker; what is due lives in the database.
+        # APScheduler is the clock's pacemaker; what is due lives in the database.
         clock = BackgroundScheduler(timezone=UTC)
         clock.add_job(
             self.sla_tick,
@@ -125,41 +175,78 @@ class Daemon:
             coalesce=True,
             next_run_time=datetime.now(UTC),
         )
+        watcher = threading.Thread(target=watch, name="watch", daemon=True)
+        watcher.start()
         try:
             clock.start()
             if self.settings.inbound is not None:
                 listener = start_listener(
                     self.settings.inbound, self.pipeline, f"{self.settings.source}: inbound.listen"
                 )
-            sender = threading.Thread(target=self._send_loop, name="outbox", daemon=True)
+            sender = threading.Thread(
+                target=self._send_loop, args=(halt,), name="outbox", daemon=True
+            )
             sender.start()
             threads.append(sender)
-            for reader in self.readers():
+            if self.settings.http is not None:
+                http = start_http(self.settings.http.host_port, self.metrics)
+            self._readers = self.readers()
+            for reader in self._readers:
                 thread = threading.Thread(
-                    target=run_mailbox,
-                    args=(reader, self.stopping),
-                    name=reader.source,
-                    daemon=True,
+                    target=run_mailbox, args=(reader, halt), name=reader.source, daemon=True
                 )
                 thread.start()
                 threads.append(thread)
             self._describe()
             signature = self.pipeline.router.signature
-            while not self.stopping.wait(RELOAD_CHECK):
+            while not halt.wait(RELOAD_CHECK):
                 signature = self.reload_rules(signature)
-        finally:
+        except BaseException:
             self.stopping.set()
+            raise
+        finally:
+            halt.set()
             if clock.running:
                 clock.shutdown(wait=True)
             if listener is not None:
                 listener.stop()
+            if http is not None:
+                http.shutdown()
+                http.server_close()
             for thread in threads:
                 thread.join(timeout=STOP_TIMEOUT / max(len(threads), 1))
-            self._restore_signals(previous)
-        log.info("maildesk stopped")
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def reload(self) -> None:
+        """What SIGHUP does: end this generation; run() reloads and starts the next."""
+        self.reloading.set()
+
+    def reload_config(self) -> bool:
+        """Read the config file again; an invalid one changes nothing (and says why)."""
+        path = self.settings.source
+        try:
+            settings = load_settings(path)
+        except UserError as exc:
+            log.error(
+                "config not reloaded, the running one stays: %s",
+                "; ".join(str(p) for p in exc.problems),
+            )
+            return False
+        router, problems = startup_problems(settings)
+        if settings.database.url != self.settings.database.url:
+            problems.append(Problem(f"{path}: database.url", "changes only with a restart"))
+        if problems:
+            log.error(
+                "config not reloaded, the running one stays: %s",
+                "; ".join(str(p) for p in problems),
+            )
+            return False
+        old = self.pipeline
+        self._wire(settings, Pipeline(settings, old.sessions, old.clock, router))
+        log.info("config reloaded from %s", path)
+        return True
 
     def reload_rules(self, seen: Signature) -> Signature:
         """New rule files take effect at once; a broken file changes nothing.
@@ -202,12 +289,17 @@ class Daemon:
         if threading.current_thread() is not threading.main_thread():
             return {}
         handler: Callable[[int, FrameType | None], None] = self._on_signal
-        return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+        signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        return {sig: signal.signal(sig, handler) for sig in signals}
 
     def _restore_signals(self, previous: dict[int, Any]) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            log.info("received SIGHUP, reloading config, rules and templates")
+            self.reload()
+            return
         log.info("received %s, stopping", signal.Signals(signum).name)
         self.stop()

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -89,13 +91,35 @@ class Pipeline:
         self.router = router
         self.mailer = Mailer(settings)
         self.tiers = frozenset(t.name for t in settings.tiers)
+        # Told of every committed outcome with its source and seconds since arrival (metrics).
+        self.observers: list[Callable[[Outcome, str, float], None]] = []
 
-    def ingest(self, raw: bytes, source: str, *, acknowledge: bool = True) -> Outcome:
+    def ingest(
+        self,
+        raw: bytes,
+        source: str,
+        *,
+        acknowledge: bool = True,
+        arrived: datetime | None = None,
+    ) -> Outcome:
         """Store one message exactly once; raises TryLater if the database is down.
 
         ``acknowledge=False`` (archive import) marks the outcome as not to be
-        answered automatically, whatever the guards say.
+        answered automatically, whatever the guards say. ``arrived`` (the IMAP
+        server's INTERNALDATE) dates the arrival for the latency metric; else
+        it is now.
         """
+        started = time.monotonic()
+        outcome = self._ingest(raw, source, acknowledge)
+        if self.observers:
+            waited = time.monotonic() - started
+            if arrived is not None:
+                waited = max(waited, (datetime.now(UTC) - arrived).total_seconds())
+            for observe in self.observers:
+                observe(outcome, source, waited)
+        return outcome
+
+    def _ingest(self, raw: bytes, source: str, acknowledge: bool) -> Outcome:
         now = self.clock.now()
         try:
             mail = parse_mail(raw, self.limits)
@@ -126,7 +150,12 @@ class Pipeline:
                     raise
                 continue
             except Exception as exc:
-                log.exception("message %s from %s failed; quarantined", mail.message_id, source)
+                log.exception(
+                    "message %s from %s failed; quarantined",
+                    mail.message_id,
+                    source,
+                    extra={"message_id": mail.message_id, "source": source},
+                )
                 return self._quarantine(
                     raw,
                     source,

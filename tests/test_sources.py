@@ -163,7 +163,7 @@ def test_a_broken_mailbox_does_not_stop_the_others(
     assert Daemon(settings, Pipeline(settings, session_factory(engine))).run_once() == 1
 
 
-def test_idle_picks_up_new_mail_within_a_second(
+def test_idle_picks_up_new_mail_within_seconds(
     engine: Engine, db_url: str, dovecot: Dovecot, imap_account: Account
 ) -> None:
     # poll_interval is long: only IDLE can explain a quick pickup.
@@ -183,7 +183,9 @@ def test_idle_picks_up_new_mail_within_a_second(
             append(dovecot, imap_account, [mail(n)])
             _wait(lambda n=n: f"<q{n}@example.org>" in stored(engine), 10)
             latencies.append(time.monotonic() - appended)
-        assert max(latencies) < 1.0, latencies
+        # Polling would take 300 s; seconds can only be IDLE. How fast IDLE is, is measured
+        # by bench/idle_latency.py, not asserted here (a loaded CI machine is slower).
+        assert max(latencies) < 10.0, latencies
     finally:
         daemon.stop()
         thread.join(10)

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
 import click
 from sqlalchemy import select
 
+from maildesk import logs
 from maildesk.cli import output
 from maildesk.cli.context import Desk, parse_moment, pass_desk
 from maildesk.clock import FixedClock
-from maildesk.config import secret_problems
 from maildesk.daemon import Daemon
 from maildesk.errors import UserError
 from maildesk.pipeline import Pipeline
-from maildesk.render import missing_templates, template_problems
-from maildesk.routing.router import Router
 from maildesk.sla.scheduler import Fired
+from maildesk.startup import startup_problems
 from maildesk.store.models import OutboxMessage
 
 
@@ -37,17 +35,32 @@ from maildesk.store.models import OutboxMessage
 )
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: print JSON for scripts.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines for people, or one JSON object a line for log collectors.",
+)
 @pass_desk
 def run(
-    desk: Desk, once: bool, now_text: str | None, dry_run: bool, as_json: bool, verbose: bool
+    desk: Desk,
+    once: bool,
+    now_text: str | None,
+    dry_run: bool,
+    as_json: bool,
+    verbose: bool,
+    log_format: logs.Format,
 ) -> None:
     """Run the help desk until SIGTERM or Ctrl-C.
 
     Reads every [[mailboxes]] entry (IDLE where the server has it, else
     polling), if [inbound] is set listens for SMTP or LMTP, sends the
-    outbox, and ticks the SLA clock (reminders, breaches, digests). Refuses
-    to start on an invalid config, rule file or template, or on a database
-    whose schema is not current (run `maildesk db upgrade`).
+    outbox, and ticks the clock (SLA reminders, breaches, digests, surveys).
+    Refuses to start on an invalid config, rule file or template, or on a
+    database whose schema is not current (run `maildesk db upgrade`).
+    SIGHUP reloads the config, rules and templates; an invalid new config
+    is refused and the running one stays.
 
     `run --once --now 2026-11-23T09:30+01:00 --dry-run` shows which SLA
     reminders, escalations and digests would fire at that moment, and
@@ -57,23 +70,9 @@ def run(
         raise click.UsageError("--now and --dry-run work with --once")
     if as_json and not dry_run:
         raise click.UsageError("--json works with --dry-run")
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logs.setup(verbose=verbose, form=log_format)
     settings = desk.settings
-    router, rule_trouble = Router.load(settings)
-    problems = [
-        *([] if dry_run else secret_problems(settings)),
-        *rule_trouble,
-        *[
-            *template_problems(settings.paths.templates),
-            *missing_templates(settings.paths.templates, settings.helpdesk.default_language),
-        ],
-    ]
+    router, problems = startup_problems(settings, secrets=not dry_run)
     if problems:
         raise UserError(problems)
     clock = FixedClock(parse_moment(now_text, "--now")) if now_text else None

@@ -138,6 +138,17 @@ class Inbound(Section):
         return host.strip("[]"), int(port)
 
 
+class Http(Section):
+    """Health (/healthz) and Prometheus metrics (/metrics); off unless the table is present."""
+
+    listen: str = "127.0.0.1:9310"
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class Ingest(Section):
     max_attachment_size: Annotated[int, Field(ge=0)] = 25 * 1024 * 1024
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 100
@@ -252,6 +263,7 @@ class Settings(Section):
     mailboxes: Annotated[tuple[Mailbox, ...], Field(strict=False)] = ()
     smtp: Smtp
     inbound: Inbound | None = None
+    http: Http | None = None
     ingest: Ingest = Field(default_factory=Ingest)
     outbox: Outbox = Field(default_factory=Outbox)
     paths: Paths = Field(default_factory=Paths)

@@ -131,12 +131,16 @@ def _smtp(settings: Settings) -> Iterator[str]:
 
 
 def _inbound(settings: Settings) -> Iterator[str]:
-    if settings.inbound is None:
-        return
-    listen = settings.inbound.listen
-    host, colon, port = listen.rpartition(":")
-    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        yield f'inbound.listen: expected "HOST:PORT" such as "127.0.0.1:8025", got "{listen}"'
+    for key, section, example in (
+        ("inbound", settings.inbound, "127.0.0.1:8025"),
+        ("http", settings.http, "127.0.0.1:9310"),
+    ):
+        if section is None:
+            continue
+        listen = section.listen
+        host, colon, port = listen.rpartition(":")
+        if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            yield f'{key}.listen: expected "HOST:PORT" such as "{example}", got "{listen}"'
 
 
 def _tiers(settings: Settings) -> Iterator[str]:

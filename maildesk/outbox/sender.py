@@ -6,8 +6,9 @@ import hashlib
 import logging
 import os
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -109,6 +110,8 @@ class Sender:
         self.first = parse_duration(outbox.retry_first) or timedelta(minutes=1)
         self.longest = parse_duration(outbox.retry_max) or timedelta(hours=1)
         self.give_up = parse_duration(outbox.give_up_after) or timedelta(days=2)
+        # Told of each delivered row: (kind, when it was queued, when it went) - metrics.
+        self.observers: list[Callable[[str, datetime, datetime], None]] = []
 
     def deliver_due(self, limit: int = 50) -> int:
         """Send what is due now; returns how many were delivered."""
@@ -175,11 +178,25 @@ class Sender:
                     continue
                 if error is None:
                     queue.mark_sent(row, now)
-                    log.info("sent %s to %s", item.message_id, ", ".join(item.recipients))
+                    for observe in self.observers:
+                        observe(row.kind, row.created_at, now)
+                    log.info(
+                        "sent %s (%s) to %s ticket=%s",
+                        item.message_id,
+                        row.kind,
+                        ", ".join(item.recipients),
+                        row.ticket_id,
+                        extra={"ticket": row.ticket_id, "message_id": item.message_id},
+                    )
                 else:
                     queue.mark_failed_attempt(
                         session, row, error, now, self.first, self.longest, self.give_up
                     )
                     log.warning(
-                        "could not send %s (attempt %d): %s", item.message_id, row.attempts, error
+                        "could not send %s (attempt %d): %s ticket=%s",
+                        item.message_id,
+                        row.attempts,
+                        error,
+                        row.ticket_id,
+                        extra={"ticket": row.ticket_id, "message_id": item.message_id},
                     )

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from imapclient import IMAPClient
@@ -115,6 +116,7 @@ class MailboxReader:
         self.client: IMAPClient | None = None
         self.moves = False
         self.idle_ok = False
+        self.last_error: str | None = None  # for /healthz
 
     @property
     def source(self) -> str:
@@ -131,6 +133,7 @@ class MailboxReader:
                 client.create_folder(folder)
         client.select_folder(self.box.folder)
         self.client = client
+        self.last_error = None
 
     def close(self) -> None:
         if self.client is not None:
@@ -180,14 +183,17 @@ class MailboxReader:
         If the database fails halfway (TryLater), what was committed is still
         acknowledged and recorded before the error goes up.
         """
-        fetched = client.fetch(batch, ["BODY.PEEK[]"])
+        fetched = client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"])
         done: dict[str, list[int]] = {}
         last = 0
         try:
             for uid in batch:
                 data = fetched.get(uid, {}).get(b"BODY[]")
                 if data is not None:  # None: expunged meanwhile by someone else
-                    outcome = self.pipeline.ingest(bytes(data), self.source)
+                    arrived = fetched[uid].get(b"INTERNALDATE")
+                    outcome = self.pipeline.ingest(
+                        bytes(data), self.source, arrived=_aware(arrived)
+                    )
                     done.setdefault(self._target(outcome), []).append(uid)
                     log.info(
                         "%s uid %d message %s: %s ticket=%s",
@@ -196,6 +202,11 @@ class MailboxReader:
                         outcome.message_id,
                         outcome.status,
                         outcome.ticket_id,
+                        extra={
+                            "ticket": outcome.ticket_id,
+                            "message_id": outcome.message_id,
+                            "source": self.source,
+                        },
                     )
                 last = uid
         finally:
@@ -267,10 +278,16 @@ def run_mailbox(reader: MailboxReader, stop: threading.Event) -> None:
             stop.wait(backoff)
             backoff = min(backoff * 2, 60)
         except Exception as exc:
-            log.warning(
-                "%s: %s; reconnecting in %.0fs", reader.source, connection_problem(exc), backoff
-            )
+            reader.last_error = connection_problem(exc)
+            log.warning("%s: %s; reconnecting in %.0fs", reader.source, reader.last_error, backoff)
             reader.close()
             stop.wait(backoff)
             backoff = min(backoff * 2, 60)
     reader.close()
+
+
+def _aware(moment: object) -> datetime | None:
+    """imapclient gives INTERNALDATE as local time without a zone."""
+    if not isinstance(moment, datetime):
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo is None else moment

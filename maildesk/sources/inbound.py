@@ -48,6 +48,11 @@ class InboundHandler:
             outcome.message_id,
             outcome.status,
             outcome.ticket_id,
+            extra={
+                "ticket": outcome.ticket_id,
+                "message_id": outcome.message_id,
+                "source": self.protocol,
+            },
         )
         return self._status(envelope, "250 2.0.0 OK: " + outcome.status)
 
