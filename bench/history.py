@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
-from maildesk.sla.calendar import AlwaysOpen, BusinessCalendar
+from maildesk.sla.calendar import BusinessCalendar
+from maildesk.sla.timers import clock_for
 from maildesk.store.models import Customer, Survey, Ticket
 
 PROBLEMS = [
@@ -96,7 +97,7 @@ def _ticket(
         policy_name = "urgent"
     policy = settings.sla_policy(policy_name)
     assert policy is not None and policy.first_response and policy.resolution
-    clock = AlwaysOpen() if policy.hours == "24/7" else calendar
+    clock = clock_for(policy, calendar)
     first_target = parse_duration(policy.first_response) or timedelta(hours=2)
     resolve_target = parse_duration(policy.resolution) or timedelta(hours=4)
     ticket = Ticket(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -64,3 +64,13 @@ def parse_moment(text: str | None, option: str) -> datetime:
             [Problem(option, f"expected a time like 2026-11-23T10:00+01:00, got {text!r}")]
         ) from None
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_day(text: str, option: str) -> date:
+    """A YYYY-MM-DD day from the command line."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(
+            [Problem(option, f"expected a day like 2026-11-01, got {text!r}")]
+        ) from None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import click
 
 from maildesk.cli import output
-from maildesk.cli.context import Desk, parse_moment, pass_desk
+from maildesk.cli.context import Desk, parse_day, parse_moment, pass_desk
 from maildesk.errors import Problem, UserError
 from maildesk.reports.data import collect
 from maildesk.reports.page import render
@@ -45,8 +45,8 @@ def report(
     settings = desk.settings
     calendar = BusinessCalendar.from_settings(settings)
     now = parse_moment(now_text, "--now")
-    first = _day(since, "--since")
-    last = _day(until, "--until") if until else now.astimezone(calendar.zone).date()
+    first = parse_day(since, "--since")
+    last = parse_day(until, "--until") if until else now.astimezone(calendar.zone).date()
     if last < first:
         raise UserError([Problem("--until", f"{last} is before --since {first}")])
     start = datetime.combine(first, time(0), tzinfo=calendar.zone).astimezone(UTC)
@@ -60,15 +60,6 @@ def report(
             output.say(f"wrote {out} ({data.tickets} tickets, {first} to {last})")
     if as_json:
         output.print_json(data.as_json())
-
-
-def _day(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UserError(
-            [Problem(option, f"expected a day like 2026-11-01, got {text!r}")]
-        ) from None
 
 
 def _write(path: Path, text: str) -> None:

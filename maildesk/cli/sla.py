@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import click
 from sqlalchemy import select
 
 from maildesk.cli import output
-from maildesk.cli.context import Desk, parse_moment, pass_desk
+from maildesk.cli.context import Desk, parse_day, parse_moment, pass_desk
 from maildesk.errors import Problem, UserError
 from maildesk.sla import report
 from maildesk.sla.calendar import BusinessCalendar
@@ -88,12 +88,7 @@ def _since(text: str | None, calendar: BusinessCalendar, now: datetime) -> datet
     if text is None:
         day = now.astimezone(calendar.zone).date() - timedelta(days=30)
     else:
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            raise UserError(
-                [Problem("--since", f"expected a day like 2026-11-01, got {text!r}")]
-            ) from None
+        day = parse_day(text, "--since")
     return datetime.combine(day, time(0), tzinfo=calendar.zone).astimezone(UTC)
 
 

@@ -19,7 +19,8 @@ from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
 from maildesk.kb.terms import stem, words
 from maildesk.sla import report as sla_report
-from maildesk.sla.calendar import AlwaysOpen, BusinessCalendar
+from maildesk.sla.calendar import BusinessCalendar
+from maildesk.sla.timers import clock_for
 from maildesk.store.models import Survey, Ticket
 
 # First response as a share of its target: where the promise was kept, and by how much.
@@ -132,7 +133,7 @@ def _first_response(
     for t in tickets:
         policy = settings.sla_policy(t.sla_policy) if t.sla_policy else None
         target = parse_duration(policy.first_response) if policy and policy.first_response else None
-        clock = AlwaysOpen() if policy is not None and policy.hours == "24/7" else calendar
+        clock = clock_for(policy, calendar) if policy is not None else calendar
         if t.first_response_at is None:
             due, done = t.first_response_due, t.resolved_at or t.closed_at
             if due is not None and now > due and (done is None or done > due):

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from maildesk.config.model import Settings
 from maildesk.sla.calendar import AlwaysOpen, BusinessCalendar
+from maildesk.sla.timers import clock_for
 from maildesk.store.models import Ticket
 
 
@@ -81,7 +82,7 @@ def build(
         policy = ticket.sla_policy or "-"
         row = rows.setdefault((tier, policy), Row(tier, policy))
         found = settings.sla_policy(ticket.sla_policy) if ticket.sla_policy else None
-        clock = AlwaysOpen() if found is not None and found.hours == "24/7" else calendar
+        clock = clock_for(found, calendar) if found is not None else calendar
         for into in (row, total):
             _count(into, ticket, clock, now)
     return [rows[key] for key in sorted(rows)] + ([total] if rows else [])
