@@ -1,7 +1,9 @@
-"""A deterministic stream of realistic support mail for benchmarks.
+"""A deterministic stream of realistic support mail for benchmarks and tests.
 
-New questions in several charsets, HTML mail, replies that carry the token
-or only References, auto-replies; sizes from a few hundred bytes to ~40 KB.
+New questions in UTF-8, koi8-r and windows-1251, HTML mail, attachments,
+replies that carry only References or a ticket token in the subject,
+auto-replies, and bounces (delivery status notifications) of mail we sent;
+sizes from a few hundred bytes to ~40 KB. The same seed gives the same mail.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def messages(count: int, seed: int = 42) -> Iterator[bytes]:
                 headers + f"Subject: HTML question {n}\r\nContent-Type: text/html; "
                 f"charset=utf-8\r\n\r\n{html}\r\n"
             ).encode()
-        elif kind < 0.55 and n > 10:
+        elif kind < 0.50 and n > 10:
             parent = rng.randrange(1, n)
             yield (
                 headers + f"Subject: Re: question {parent}\r\n"
@@ -82,7 +84,17 @@ def messages(count: int, seed: int = 42) -> Iterator[bytes]:
                 f"Thanks, one more thing: {words}\r\n\r\nOn Monday, support wrote:\r\n"
                 "> earlier answer\r\n> more\r\n"
             ).encode()
-        elif kind < 0.60:
+        elif kind < 0.55 and n > 10:
+            ticket = rng.randrange(1, n // 3 + 2)
+            yield (
+                headers + f"Subject: RE: AW: [#{ticket}] question {ticket}\r\n"
+                f"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                f"Still broken: {words}\r\n\r\n-----Original Message-----\r\n"
+                "From: Support\r\n> earlier answer\r\n"
+            ).encode()
+        elif kind < 0.58:
+            yield bounce(headers, n, rng)
+        elif kind < 0.62:
             yield (
                 headers + "Subject: Automatic reply: out of office\r\n"
                 "Auto-Submitted: auto-replied\r\n\r\nI am away until Monday.\r\n"
@@ -105,3 +117,23 @@ def messages(count: int, seed: int = 42) -> Iterator[bytes]:
                 headers + f"Subject: Question about {rng.choice(WORDS)} {n}\r\n"
                 f"Content-Type: text/plain; charset=utf-8\r\n\r\n{words}\r\n"
             ).encode()
+
+
+def bounce(headers: str, n: int, rng: random.Random) -> bytes:
+    """A delivery status notification for an acknowledgement of ours."""
+    ours = f"<md.{rng.randrange(1, n + 1)}.{rng.getrandbits(64):016x}@example.com>"
+    lost = f"customer{rng.randrange(1000)}@gone.example"
+    headers = headers.replace(
+        headers.split("\r\n")[0], "From: Mail Delivery System <MAILER-DAEMON@mx.example>"
+    )
+    return (
+        headers + "Subject: Undelivered Mail Returned to Sender\r\nAuto-Submitted: auto-replied\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="dsn"\r\n\r\n'
+        "--dsn\r\nContent-Type: text/plain\r\n\r\nI could not deliver your message.\r\n"
+        "--dsn\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {lost}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"
+        f"--dsn\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: support@example.com\r\n"
+        f"To: {lost}\r\nMessage-ID: {ours}\r\nSubject: [#1] Re: question\r\n--dsn--\r\n"
+    ).encode()

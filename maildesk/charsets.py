@@ -141,7 +141,7 @@ def codec_name(charset: str | None) -> str | None:
         return None
     try:
         return codecs.lookup(label).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL byte in the label
         return None
 
 
@@ -185,5 +185,11 @@ def decode_header_value(value: object, fallback: str | None = None) -> str:
     return "".join(out)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def one_line(text: str) -> str:
-    return " ".join(text.split())
+    """Runs of whitespace (CR and LF too) as one space; a lone surrogate (an
+    undecodable byte the email package kept) as U+FFFD, since no encoder takes it."""
+    text = " ".join(text.split())
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text

@@ -37,7 +37,7 @@ from maildesk.startup import startup_problems
 log = logging.getLogger("maildesk.daemon")
 STOP_TIMEOUT = 8.0  # seconds; SIGTERM must end the process within 10
 RELOAD_CHECK = 1.0  # seconds between looks at the rule files
-SEND_INTERVAL = 0.5  # seconds between looks at the outbox
+SEND_INTERVAL = 0.5  # seconds between looks at the outbox when nobody says there is mail
 
 
 class Daemon:
@@ -45,6 +45,8 @@ class Daemon:
         self.stopping = threading.Event()  # SIGTERM/SIGINT: the process ends
         self.reloading = threading.Event()  # SIGHUP: this generation of threads ends
         self._readers: list[MailboxReader] = []  # this generation's, for /healthz
+        # Set after each committed message: its acknowledgement goes now, not at the next look.
+        self.outbox_ready = threading.Event()
         # Kept across reloads: counters must not restart with a SIGHUP.
         self.metrics = Metrics(lambda: self.pipeline.sessions, self._mailbox_status)
         self._wire(settings, pipeline)
@@ -66,6 +68,7 @@ class Daemon:
         self.sender.observers.append(self.metrics.observe_sent)
 
     def _observe_message(self, outcome: Outcome, source: str, seconds: float) -> None:
+        self.outbox_ready.set()
         self.metrics.observe_message(
             source, outcome.status, outcome.new_ticket, outcome.auto_reply, seconds
         )
@@ -123,16 +126,21 @@ class Daemon:
             )
         return fired
 
-    def send_due(self) -> int:
+    def send_due(self, halt: threading.Event | None = None) -> int:
         try:
-            return self.sender.deliver_due()
+            return self.sender.deliver_due(halt)
         except Exception as exc:  # the database or the spool: try again on the next round
             log.error("outbox: %s", exc)
             return 0
 
     def _send_loop(self, halt: threading.Event) -> None:
-        while not halt.wait(SEND_INTERVAL):
-            self.send_due()
+        """Send when a message was committed, and every SEND_INTERVAL anyway (retries,
+        mail from other processes and from the clock)."""
+        while not halt.is_set():
+            self.outbox_ready.wait(SEND_INTERVAL)
+            self.outbox_ready.clear()
+            if not halt.is_set():
+                self.send_due(halt)
 
     def run(self) -> None:
         """Run every source until SIGTERM/SIGINT; SIGHUP reloads the config in between."""

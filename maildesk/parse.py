@@ -89,7 +89,7 @@ def parse_mail(raw: bytes, limits: Limits | None = None) -> ParsedMail:
         raw=raw,
         dedupe_key=dedupe_key(raw, message_id, message),
         message_id=message_id,
-        subject=one_line(decode_header_value(message.get("Subject", ""), fallback)),
+        subject=_shorten(one_line(decode_header_value(message.get("Subject", ""), fallback))),
         sender=next(iter(addresses(message, "From", fallback)), None),
         to=addresses(message, "To", fallback),
         cc=addresses(message, "Cc", fallback),
@@ -237,3 +237,11 @@ __all__ = [
     "parse_mail",
     "safe_filename",
 ]
+
+
+MAX_SUBJECT = 998  # RFC 5322's line limit; our replies fold it into their Subject
+
+
+def _shorten(subject: str) -> str:
+    """A subject of 200 KB (broken mail) would cost every reply seconds of header folding."""
+    return subject if len(subject) <= MAX_SUBJECT else subject[: MAX_SUBJECT - 1] + "…"

@@ -58,6 +58,18 @@ class Outcome:
     detail: str = ""
     acknowledge: str | bool | None = None  # a rule's choice of template, or False for none
 
+    def log(self, logger: logging.Logger, source: str, where: str = "") -> None:
+        """One INFO line with the ticket and Message-ID, for text and JSON logs alike."""
+        logger.info(
+            "%s%s message %s: %s ticket=%s",
+            source,
+            where,
+            self.message_id,
+            self.status,
+            self.ticket_id,
+            extra={"ticket": self.ticket_id, "message_id": self.message_id, "source": source},
+        )
+
 
 class Pipeline:
     def __init__(

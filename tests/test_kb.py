@@ -226,3 +226,10 @@ def test_check_reports_a_broken_article(write_desk: Callable[..., Path], run: Ru
     code, _, err = run("-c", str(config), "check")
     assert code == 2
     assert f"{config.parent / 'kb' / 'vpn.md'}:1: url: required" in err
+
+
+def test_a_base64_line_is_not_a_word() -> None:
+    """Typo matching costs the cube of a word's length: runs of letters past 40 are not words
+    (a 20,000-letter encoded word in a subject took minutes before)."""
+    blob = "QUFB" * 5000
+    assert words(f"printer {blob} jam") == ["printer", "jam"]

@@ -13,9 +13,10 @@ from sqlalchemy import Engine, select
 
 from maildesk.clock import FixedClock
 from maildesk.config import settings_from_mapping
-from maildesk.config.model import Settings
+from maildesk.config.model import Settings, Smtp
 from maildesk.outbox.compose import Outgoing, compose
 from maildesk.outbox.humanize import humanize
+from maildesk.outbox.relay import close, end_data, open_relay, start_data
 from maildesk.outbox.sender import Sender
 from maildesk.pipeline import Pipeline
 from maildesk.starter import starter_dir
@@ -297,3 +298,39 @@ def test_outbox_list_shows_waiting_and_failed_mail(
     code, out, _ = run("-c", str(config), "outbox", "list", "--state", "sent", "--json")
     assert len(json.loads(out)) == 2
     assert len(list((config.parent / "outgoing").glob("*.eml"))) == 2
+
+
+def test_handover_in_two_steps_keeps_dots_and_line_ends(smtp_sink: Sink) -> None:
+    """start_data + end_data (the sender's split at the final dot) deliver the mail intact."""
+    raw = b"Subject: dots\r\n\r\n.leading dot\r\n..two\nbare LF line\r\n.\r\nlast"
+    relay = open_relay(Smtp(host="127.0.0.1", port=smtp_sink.port, security="none"), None)
+    try:
+        assert start_data(relay, "a@example.com", ["b@example.org", "c@example.org"], raw) is None
+        assert end_data(relay) is None
+        smtp_sink.handler.fail_with = "451 4.3.0 try later"
+        assert start_data(relay, "a@example.com", ["b@example.org"], raw) is None
+        assert end_data(relay) == "451 4.3.0 try later"
+    finally:
+        close(relay)
+    (got,) = smtp_sink.messages
+    assert got.rcpt_tos == ["b@example.org", "c@example.org"]
+    assert got.data == raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") + b"\r\n"
+
+
+def test_header_text_from_customers_cannot_break_composing() -> None:
+    """A subject with a broken encoded word, or an undecodable byte, still makes a mail."""
+    cases = {
+        "=?utf-8?Q?=D1=80=D0=B═=D0=│B=D1=": "= ?utf-8?Q?=D1=80=D0=B═=D0=│B=D1=",
+        "caf\udce9 au lait": "caf\ufffd au lait",
+    }
+    for subject, shown in cases.items():
+        raw = compose(
+            Outgoing(kind="acknowledgement", to=("c@example.org",), subject=subject, text="t"),
+            message_id="<m@example.com>",
+            sender="support@example.com",
+            reply_to="support@example.com",
+            loop_token="support@example.com",
+            date=T0,
+        )
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        assert str(parsed["Subject"]) == shown

@@ -219,3 +219,14 @@ def test_random_headers_parse_or_quarantine(subject: str, name: str, body: bytes
         assert exc.reason
     else:
         assert "\n" not in mail.subject and "\r" not in mail.subject
+
+
+def test_what_fuzzing_found_is_handled() -> None:
+    """Cases from tests/reliability/test_mutations.py that used to go wrong."""
+    # A NUL byte in a charset label made codecs.lookup raise ValueError.
+    nul = b"From: a@example.org\r\nContent-Type: text/plain; charset=utf-8\x00\r\n\r\nhi"
+    assert parse_mail(nul, Limits()).text.strip() == "hi"
+    # A 200 KB subject is cut at 998 characters (RFC 5322's line), not carried whole.
+    long = b"From: a@example.org\r\nSubject: " + b"word " * 40000 + b"\r\n\r\nhi"
+    subject = parse_mail(long, Limits()).subject
+    assert len(subject) == 998 and subject.endswith("…")

@@ -13,7 +13,7 @@ from maildesk.cli import output
 from maildesk.cli.context import Desk, pass_desk
 from maildesk.config import Settings, mailbox_secret, read_password, secret_problems
 from maildesk.errors import Problem, UserError
-from maildesk.outbox.sender import RelayUnavailable, probe_relay
+from maildesk.outbox.relay import RelayUnavailable, probe_relay
 from maildesk.render import missing_templates, template_files, template_problems
 from maildesk.routing.router import Router
 from maildesk.sources.imap import MailboxUnavailable, probe_mailbox

@@ -44,11 +44,15 @@ _EN = snowballstemmer.stemmer("english")
 _RU = snowballstemmer.stemmer("russian")
 
 
+MAX_WORD = 40
+
+
 def words(text: str) -> list[str]:
-    """Lower-case words, ё as е; stop words and one-letter words dropped."""
+    """Lower-case words, ё as е; stop words, one-letter words and runs of letters
+    longer than any word (base64, hashes; they also cost typo matching dearly) dropped."""
     found = []
     for word in WORD.findall(text.lower().replace("ё", "е")):
-        if len(word) < 2 or word in STOP_EN or word in STOP_RU:
+        if len(word) < 2 or len(word) > MAX_WORD or word in STOP_EN or word in STOP_RU:
             continue
         found.append(word)
     return found

@@ -51,10 +51,10 @@ def compose(
     message = EmailMessage(policy=SMTP)
     local, _, domain = sender.partition("@")
     message["From"] = HeaderAddress(
-        display_name=one_line(mail.from_name), username=local, domain=domain
+        display_name=_text(mail.from_name), username=local, domain=domain
     )
     message["To"] = ", ".join(one_line(a) for a in mail.to)
-    message["Subject"] = one_line(mail.subject)
+    message["Subject"] = _text(mail.subject)
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id
     message["Reply-To"] = one_line(reply_to)
@@ -76,6 +76,13 @@ def compose(
         if content_type == "message/rfc822" or not subtype:
             maintype, subtype = "application", "octet-stream"
         message.add_attachment(
-            content, maintype=maintype, subtype=subtype, filename=one_line(filename)
+            content, maintype=maintype, subtype=subtype, filename=_text(filename)
         )
     return message.as_bytes()
+
+
+def _text(value: str) -> str:
+    """Free text for a header: one line, and no "=?" that the email package would take
+    for the start of an encoded word and decode again (a customer's subject with a
+    broken one would make the acknowledgement impossible to write)."""
+    return one_line(value).replace("=?", "= ?")

@@ -1,4 +1,4 @@
-"""Delivery to the relay (or the spool folder), with retries and backoff."""
+"""Delivery to the relay (or the spool folder), one row at a time, with retries and backoff."""
 
 from __future__ import annotations
 
@@ -6,83 +6,30 @@ import hashlib
 import logging
 import os
 import smtplib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from maildesk.clock import Clock
 from maildesk.config import read_password
-from maildesk.config.model import Settings, Smtp
+from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
 from maildesk.errors import UserError
-from maildesk.net import connection_problem, tls_context
 from maildesk.outbox import queue
+from maildesk.outbox.relay import RelayUnavailable, close, end_data, open_relay, start_data, usable
 from maildesk.store.db import transaction
 from maildesk.store.models import OutboxMessage
 
 log = logging.getLogger("maildesk.outbox")
 
 
-class RelayUnavailable(Exception):
-    """The relay cannot be reached or refuses our login; the message says why."""
-
-
-def open_relay(smtp: Smtp, password: str | None) -> smtplib.SMTP:
-    """Connect, secure and log in as configured."""
-    assert smtp.host is not None, "open_relay is for a relay, not spool_dir"
-    where = f"{smtp.host}:{smtp.effective_port}"
-    context = tls_context(smtp.tls_verify, smtp.tls_ca_file)
-    try:
-        client: smtplib.SMTP
-        if smtp.security == "tls":
-            client = smtplib.SMTP_SSL(
-                smtp.host, smtp.effective_port, timeout=smtp.timeout, context=context
-            )
-        else:
-            client = smtplib.SMTP(smtp.host, smtp.effective_port, timeout=smtp.timeout)
-    except (OSError, smtplib.SMTPException) as exc:
-        raise RelayUnavailable(f"cannot connect to {where}: {_why(exc)}") from exc
-    try:
-        client.ehlo()
-        if smtp.security == "starttls":
-            client.starttls(context=context)
-            client.ehlo()
-        if smtp.username is not None:
-            client.login(smtp.username, password or "")
-    except smtplib.SMTPAuthenticationError as exc:
-        _close(client)
-        raise RelayUnavailable(f"login to {where} as {smtp.username} failed: {_why(exc)}") from exc
-    except (OSError, smtplib.SMTPException) as exc:
-        _close(client)
-        raise RelayUnavailable(f"{where}: {_why(exc)}") from exc
-    return client
-
-
-def probe_relay(smtp: Smtp, password: str | None) -> str:
-    """Connect and log in, for `maildesk check --connect`; returns the greeting name."""
-    client = open_relay(smtp, password)
-    try:
-        return client.ehlo_resp.decode(errors="replace").splitlines()[0] if client.ehlo_resp else ""
-    finally:
-        _close(client)
-
-
-def _close(client: smtplib.SMTP) -> None:
-    try:
-        client.quit()
-    except (OSError, smtplib.SMTPException):
-        client.close()
-
-
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, smtplib.SMTPResponseException):
-        error = exc.smtp_error
-        text = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
-        return f"{exc.smtp_code} {text}"
-    return connection_problem(exc)
+class _NotTaken(Exception):
+    """The relay did not take the mail at the final dot: undo the "sent" we wrote."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +41,9 @@ class Claimed:
     sender: str
     recipients: tuple[str, ...]
     raw: bytes
+    kind: str
+    created_at: datetime
+    ticket_id: int | None
 
 
 LEASE = timedelta(minutes=5)  # a claimed row is retried after this if we died sending it
@@ -113,49 +63,119 @@ class Sender:
         # Told of each delivered row: (kind, when it was queued, when it went) - metrics.
         self.observers: list[Callable[[str, datetime, datetime], None]] = []
 
-    def deliver_due(self, limit: int = 50) -> int:
-        """Send what is due now; returns how many were delivered."""
-        delivered = 0
-        while True:
-            batch = self._claim(limit)
-            if not batch:
-                return delivered
-            results = self._transmit(batch)
-            self._record(results)
-            delivered += sum(1 for _, error in results if error is None)
-            if len(batch) < limit:
-                return delivered
+    def deliver_due(self, stop: threading.Event | None = None) -> int:
+        """Send what is due now, one row at a time; returns how many were delivered.
 
-    def _claim(self, limit: int) -> list[Claimed]:
+        Each row is claimed (attempts + 1, a lease) in one transaction, handed
+        to the relay and recorded as sent at once (see _hand_over). So a crash
+        leaves at most one mail whose fate is unknown (the relay took it, the
+        commit did not happen); it goes again after the lease, with the same
+        Message-ID.
+        Nothing else is ever sent twice, and nothing is lost. ``stop`` ends the
+        round between two mails (shutdown).
+        """
+        smtp = self.settings.smtp
+        delivered = 0
+        relay: smtplib.SMTP | None = None
+        try:
+            while not (stop is not None and stop.is_set()) and (item := self._claim()) is not None:
+                if smtp.spool_dir is not None:
+                    error = self._spool(smtp.spool_dir, item)
+                    delivered += self._record(item, error)
+                    continue
+                if relay is None:
+                    try:
+                        relay = open_relay(smtp, read_password(smtp, "smtp"))
+                    except (RelayUnavailable, UserError) as exc:
+                        # Down for all: every due row takes the attempt and its backoff.
+                        self._record(item, str(exc))
+                        self._fail_all_due(str(exc))
+                        break
+                error = self._hand_over(relay, item)
+                if error is None:
+                    delivered += 1
+                    continue
+                self._record(item, error)
+                if not usable(relay):
+                    close(relay)
+                    relay = None
+        finally:
+            if relay is not None:
+                close(relay)
+        return delivered
+
+    def _hand_over(self, relay: smtplib.SMTP, item: Claimed) -> str | None:
+        """Send one mail and record it as sent; else return why not (not recorded).
+
+        "sent" is written (the row locked; on SQLite the database's write lock)
+        before the final dot and committed right after the relay's 250, so that
+        almost no time passes between the two: waiting for the lock after the
+        250 would leave the mail sent but not recorded for as long as another
+        transaction runs. (On SQLite, ingest waits for one relay round trip.)
+        """
+        error = start_data(relay, item.sender, list(item.recipients), item.raw)
+        if error is not None:
+            return error
+        now = self.clock.now()
+        try:
+            with transaction(self.sessions) as session:
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == item.id)
+                    .values(state="sent", sent_at=now, last_error=None)
+                )
+                error = end_data(relay)
+                if error is not None:
+                    raise _NotTaken(error)
+        except _NotTaken:
+            return error
+        self._sent(item, now)
+        return None
+
+    def _sent(self, item: Claimed, now: datetime) -> None:
+        for observe in self.observers:
+            observe(item.kind, item.created_at, now)
+        log.info(
+            "sent %s (%s) to %s ticket=%s",
+            item.message_id,
+            item.kind,
+            ", ".join(item.recipients),
+            item.ticket_id,
+            extra={"ticket": item.ticket_id, "message_id": item.message_id},
+        )
+
+    def _claim(self) -> Claimed | None:
         now = self.clock.now()
         with transaction(self.sessions) as session:
-            rows = queue.due(session, now, limit)
-            for row in rows:
-                row.next_attempt_at = now + LEASE
-            return [Claimed(r.id, r.message_id, r.sender, tuple(r.recipients), r.raw) for r in rows]
+            rows = queue.due(session, now, 1)
+            if not rows:
+                return None
+            row = rows[0]
+            row.next_attempt_at = now + LEASE
+            row.attempts += 1
+            return Claimed(
+                row.id,
+                row.message_id,
+                row.sender,
+                tuple(row.recipients),
+                row.raw,
+                row.kind,
+                row.created_at,
+                row.ticket_id,
+            )
 
-    def _transmit(self, batch: list[Claimed]) -> list[tuple[Claimed, str | None]]:
-        smtp = self.settings.smtp
-        if smtp.spool_dir is not None:
-            return [(item, self._spool(smtp.spool_dir, item)) for item in batch]
-        try:
-            client = open_relay(smtp, read_password(smtp, "smtp"))
-        except (RelayUnavailable, UserError) as exc:
-            return [(item, str(exc)) for item in batch]
-        results: list[tuple[Claimed, str | None]] = []
-        try:
-            for item in batch:
-                try:
-                    refused = client.sendmail(item.sender, list(item.recipients), item.raw)
-                    error = f"refused: {', '.join(refused)}" if refused else None
-                except smtplib.SMTPRecipientsRefused as exc:
-                    error = f"all recipients refused: {_why(exc)}"
-                except (smtplib.SMTPException, OSError) as exc:
-                    error = _why(exc)
-                results.append((item, error))
-        finally:
-            _close(client)
-        return results
+    def _fail_all_due(self, error: str) -> None:
+        while True:
+            now = self.clock.now()
+            with transaction(self.sessions) as session:
+                rows = queue.due(session, now, 100)
+                for row in rows:
+                    row.attempts += 1
+                    queue.mark_failed_attempt(
+                        session, row, error, now, self.first, self.longest, self.give_up
+                    )
+            if len(rows) < 100:
+                return
 
     def _spool(self, folder: Path, item: Claimed) -> str | None:
         """Write NAME.eml atomically; the name comes from the Message-ID, so a repeat overwrites."""
@@ -169,34 +189,29 @@ class Sender:
             return f"cannot write to {folder}: {exc.strerror or exc}"
         return None
 
-    def _record(self, results: list[tuple[Claimed, str | None]]) -> None:
+    def _record(self, item: Claimed, error: str | None) -> int:
+        """Write down what happened to one claimed row; 1 if it was delivered."""
         now = self.clock.now()
         with transaction(self.sessions) as session:
-            for item, error in results:
-                row = session.get(OutboxMessage, item.id)
-                if row is None:
-                    continue
-                if error is None:
-                    queue.mark_sent(row, now)
-                    for observe in self.observers:
-                        observe(row.kind, row.created_at, now)
-                    log.info(
-                        "sent %s (%s) to %s ticket=%s",
-                        item.message_id,
-                        row.kind,
-                        ", ".join(item.recipients),
-                        row.ticket_id,
-                        extra={"ticket": row.ticket_id, "message_id": item.message_id},
-                    )
-                else:
-                    queue.mark_failed_attempt(
-                        session, row, error, now, self.first, self.longest, self.give_up
-                    )
-                    log.warning(
-                        "could not send %s (attempt %d): %s ticket=%s",
-                        item.message_id,
-                        row.attempts,
-                        error,
-                        row.ticket_id,
-                        extra={"ticket": row.ticket_id, "message_id": item.message_id},
-                    )
+            row = session.get(OutboxMessage, item.id)
+            if row is None:
+                return 0
+            if error is None:
+                queue.mark_sent(row, now)
+            else:
+                queue.mark_failed_attempt(
+                    session, row, error, now, self.first, self.longest, self.give_up
+                )
+                attempts = row.attempts
+        if error is None:
+            self._sent(item, now)
+            return 1
+        log.warning(
+            "could not send %s (attempt %d): %s ticket=%s",
+            item.message_id,
+            attempts,
+            error,
+            item.ticket_id,
+            extra={"ticket": item.ticket_id, "message_id": item.message_id},
+        )
+        return 0

@@ -18,7 +18,8 @@ from maildesk.config.model import Mailbox
 from maildesk.errors import TryLater
 from maildesk.net import connection_problem, tls_context
 from maildesk.pipeline import Outcome, Pipeline
-from maildesk.store.mailboxes import folder_progress, save_folder_progress
+from maildesk.store.db import transaction
+from maildesk.store.mailboxes import FolderKey, claim, finish, folder_progress, process_owner
 
 log = logging.getLogger("maildesk.imap")
 MAX_FETCH_BYTES = 64 * 1024 * 1024  # one fetch's worth of messages held in memory
@@ -117,6 +118,7 @@ class MailboxReader:
         self.moves = False
         self.idle_ok = False
         self.last_error: str | None = None  # for /healthz
+        self.owner = process_owner()  # whose claims (store/mailboxes.py)
 
     @property
     def source(self) -> str:
@@ -141,23 +143,35 @@ class MailboxReader:
             self.client = None
 
     def process_pending(self, stop: threading.Event | None = None) -> int:
-        """Handle everything waiting in the folder; returns how many were handled."""
+        """Handle everything waiting in the folder; returns how many were handled.
+
+        UIDs are claimed in the database a batch at a time, so that other
+        daemons reading the same folder take the others.
+        """
         client = self._client()
         info = client.select_folder(self.box.folder)
-        uidvalidity = int(info[b"UIDVALIDITY"])
+        key = FolderKey(self.box.name, self.box.folder, int(info[b"UIDVALIDITY"]))
+        _new_mail_announced(client)  # SELECT's own count: what follows is news
         sessions = self.pipeline.sessions
         with sessions() as session:
-            last = folder_progress(session, self.box.name, self.box.folder, uidvalidity)
+            last = folder_progress(session, key)
         criteria: list[Any] = ["UID", f"{last + 1}:*"] if last else ["ALL"]
         if not self.box.processed_folder:
             criteria = [*criteria, "UNSEEN"]
-        uids = sorted(u for u in client.search(criteria) if u > last)
+        waiting = sorted(u for u in client.search(criteria) if u > last)
         handled = 0
-        for start in range(0, len(uids), self.batch_size):
-            for batch in self._by_size(client, uids[start : start + self.batch_size]):
+        while waiting and not (stop is not None and stop.is_set()):
+            with transaction(sessions) as session:
+                mine = claim(
+                    session, key, waiting, self.owner, self.pipeline.clock.now(), self.batch_size
+                )
+            if not mine:
+                break
+            waiting = [u for u in waiting if u > mine[-1]]
+            for batch in self._by_size(client, mine):
                 if stop is not None and stop.is_set():
                     break
-                handled += self._process_batch(client, batch, uidvalidity)
+                handled += self._process_batch(client, batch, key)
         if handled and not self.moves and self.box.processed_folder:
             client.expunge()
         return handled
@@ -177,51 +191,33 @@ class MailboxReader:
         if batch:
             yield batch
 
-    def _process_batch(self, client: IMAPClient, batch: list[int], uidvalidity: int) -> int:
+    def _process_batch(self, client: IMAPClient, batch: list[int], key: FolderKey) -> int:
         """Commit each message, then acknowledge the committed ones in a few commands.
 
         If the database fails halfway (TryLater), what was committed is still
-        acknowledged and recorded before the error goes up.
+        acknowledged and its claims finished before the error goes up; the
+        rest stay claimed by us and are tried again.
         """
         fetched = client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"])
         done: dict[str, list[int]] = {}
-        last = 0
+        gone: list[int] = []
         try:
             for uid in batch:
                 data = fetched.get(uid, {}).get(b"BODY[]")
-                if data is not None:  # None: expunged meanwhile by someone else
-                    arrived = fetched[uid].get(b"INTERNALDATE")
-                    outcome = self.pipeline.ingest(
-                        bytes(data), self.source, arrived=_aware(arrived)
-                    )
-                    done.setdefault(self._target(outcome), []).append(uid)
-                    log.info(
-                        "%s uid %d message %s: %s ticket=%s",
-                        self.source,
-                        uid,
-                        outcome.message_id,
-                        outcome.status,
-                        outcome.ticket_id,
-                        extra={
-                            "ticket": outcome.ticket_id,
-                            "message_id": outcome.message_id,
-                            "source": self.source,
-                        },
-                    )
-                last = uid
+                if data is None:  # expunged meanwhile by someone else
+                    gone.append(uid)
+                    continue
+                arrived = fetched[uid].get(b"INTERNALDATE")
+                outcome = self.pipeline.ingest(bytes(data), self.source, arrived=_aware(arrived))
+                done.setdefault(self._target(outcome), []).append(uid)
+                outcome.log(log, self.source, f" uid {uid}")
         finally:
             for target, uids in done.items():
                 self._acknowledge(client, uids, target)
-            if last:
-                with self.pipeline.sessions.begin() as session:
-                    save_folder_progress(
-                        session,
-                        self.box.name,
-                        self.box.folder,
-                        uidvalidity,
-                        last,
-                        self.pipeline.clock.now(),
-                    )
+            finished = gone + [u for uids in done.values() for u in uids]
+            if finished:
+                with transaction(self.pipeline.sessions) as session:
+                    finish(session, key, finished, self.owner, self.pipeline.clock.now())
         return sum(len(u) for u in done.values())
 
     def _target(self, outcome: Outcome) -> str:
@@ -242,6 +238,8 @@ class MailboxReader:
     def wait_for_mail(self, stop: threading.Event) -> None:
         """IDLE until the server reports a change (or poll_interval passes)."""
         client = self._client()
+        if _new_mail_announced(client):
+            return  # arrived while we searched or fetched: look again first
         if not self.idle_ok:
             stop.wait(self.box.poll_interval)
             return
@@ -284,6 +282,17 @@ def run_mailbox(reader: MailboxReader, stop: threading.Event) -> None:
             stop.wait(backoff)
             backoff = min(backoff * 2, 60)
     reader.close()
+
+
+def _new_mail_announced(client: IMAPClient) -> bool:
+    """Whether the server said "* N EXISTS" during one of our commands (and forget it).
+
+    imaplib keeps such untagged responses aside, and a server does not repeat
+    them once IDLE starts: without this, mail that arrives between SEARCH and
+    IDLE would wait for the next poll.
+    """
+    pending = getattr(client._imap, "untagged_responses", None)
+    return isinstance(pending, dict) and bool(pending.pop("EXISTS", None))
 
 
 def _aware(moment: object) -> datetime | None:

@@ -42,18 +42,7 @@ class InboundHandler:
         except TryLater as exc:
             log.warning("answered 451 to %s: %s", session.peer, exc)
             return self._status(envelope, TEMPFAIL)
-        log.info(
-            "%s message %s: %s ticket=%s",
-            self.protocol,
-            outcome.message_id,
-            outcome.status,
-            outcome.ticket_id,
-            extra={
-                "ticket": outcome.ticket_id,
-                "message_id": outcome.message_id,
-                "source": self.protocol,
-            },
-        )
+        outcome.log(log, self.protocol)
         return self._status(envelope, "250 2.0.0 OK: " + outcome.status)
 
     def _status(self, envelope: Envelope, status: str) -> str:

@@ -264,6 +264,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         CheckConstraint(_in("state", OUTBOX_STATES), name="state"),
         Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_outbox_kind_created_at", "kind", "created_at"),  # automatic-reply limits
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -293,6 +294,24 @@ class MailboxState(Base):
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MailboxClaim(Base):
+    """One process's claim on one IMAP message, so that several daemons share a mailbox.
+
+    Written before the message is fetched, marked done after it was stored and
+    moved; a claim whose owner died is taken over (see store/mailboxes.py).
+    """
+
+    __tablename__ = "mailbox_claims"
+
+    mailbox: Mapped[str] = mapped_column(String(200), primary_key=True)
+    folder: Mapped[str] = mapped_column(String(500), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    uid: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    owner: Mapped[str] = mapped_column(String(200))
+    claimed_at: Mapped[datetime] = mapped_column()
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class QuarantinedMessage(Base):

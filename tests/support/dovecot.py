@@ -6,6 +6,7 @@ Started once per test session; each test gets its own user (own mailbox).
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import itertools
 import os
@@ -81,6 +82,7 @@ class Dovecot:
             [self.binary, "-F", "-c", str(self.root / "dovecot.conf")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: stop() ends the imap processes too
         )
         if not (wait_for_port(self.imap_port) and wait_for_port(self.imaps_port)):
             self.stop()
@@ -94,6 +96,11 @@ class Dovecot:
         self.start()
 
     def stop(self) -> None:
+        """Stop the server and every process it started: open IMAP sessions end too.
+
+        Dovecot's imap processes outlive their master's SIGTERM, so a stopped
+        server would still answer on connections made before.
+        """
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -101,6 +108,9 @@ class Dovecot:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
 
 
 def _users() -> tuple[str, str, str, int, int]:

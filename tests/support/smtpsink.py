@@ -57,13 +57,21 @@ class Sink:
                 return AuthResult(success=ok, handled=False)
 
             kwargs = {"authenticator": check, "auth_required": True, "auth_require_tls": False}
+        self.kwargs = kwargs
         self.controller = Controller(self.handler, hostname=self.host, port=self.port, **kwargs)
+        self.stopped = False
 
     @property
     def messages(self) -> list[Received]:
         return self.handler.messages
 
     def start(self) -> Sink:
+        """Listen; after stop(), again on the same port with the same handler (what it got)."""
+        if self.stopped:
+            self.controller = Controller(
+                self.handler, hostname=self.host, port=self.port, **self.kwargs
+            )
+            self.stopped = False
         with warnings.catch_warnings():
             # AUTH without TLS is what the login tests want, on loopback only.
             warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
@@ -72,3 +80,4 @@ class Sink:
 
     def stop(self) -> None:
         self.controller.stop()
+        self.stopped = True

@@ -1,0 +1,57 @@
+"""kill -9 at 20 random points while a daemon ingests 2,000 messages and sends their mail.
+
+Seeded: the points are the same on every run (they print on failure). Each
+point is a number of messages kept plus a random delay of up to 300 ms, so
+the kills land in every phase: fetching, parsing, committing, moving in
+IMAP, claiming, sending and recording outbox rows.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+from tests.reliability.common import (
+    assert_exactly_once,
+    corpus,
+    daemon,
+    finish,
+    kept_count,
+    write_desk,
+)
+from tests.support.dovecot import Dovecot
+from tests.support.smtpsink import Sink
+from tests.test_exactly_once import wait_until
+from tests.test_sources import append
+
+TOTAL = 2000
+KILLS = 20
+
+
+def test_kill_9_at_20_random_points(tmp_path: Path, dovecot: Dovecot, smtp_sink: Sink) -> None:
+    rng = random.Random(20261123)
+    points = sorted(rng.sample(range(1, TOTAL - 50), KILLS))
+    delays = [rng.uniform(0, 0.3) for _ in points]
+    db_url = f"sqlite:///{tmp_path / 'maildesk.db'}"
+    mails, ids = corpus(TOTAL, seed=9)
+    account = dovecot.add_account()
+    append(dovecot, account, mails)
+    config = write_desk(tmp_path, db_url, dovecot, account, smtp_sink)
+    kills = 0
+    for point, delay in zip(points, delays, strict=True):
+        process = daemon(config)
+        try:
+            wait_until(lambda p=point: kept_count(db_url) >= p, 120)
+            time.sleep(delay)
+        finally:
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGKILL)
+                kills += 1
+            process.wait(timeout=10)
+    assert kills == KILLS, f"points {points}"
+    finish(config)
+    twice = assert_exactly_once(db_url, ids, dovecot, account, smtp_sink, crashes=kills)
+    print(f"{kills} kills at {points}; mails the relay got twice (in flight at a kill): {twice}")
