@@ -1,9 +1,19 @@
-"""End-to-end ingest throughput: Dovecot -> `maildesk run --once` -> stored tickets.
+"""End-to-end ingest throughput: Dovecot -> `maildesk run` daemons -> stored tickets.
 
-Also the same messages through `maildesk import` (no IMAP), to separate the
+For SQLite and (with --postgres) PostgreSQL, with 1 and 3 daemon processes
+sharing one mailbox, on a database that already holds 1,000 or 20,000
+messages (so that any cost growing with the store shows). Acknowledgements
+are queued in the same transaction as each message, and the daemons send
+them (to a spool folder) while they ingest, as a running desk does. Also the
+same corpus through `maildesk import` (no IMAP, nothing sent) to separate the
 pipeline's cost from IMAP's. Prints a table; nothing here is a test.
 
-    .venv/bin/python bench/ingest.py [--messages 1000] [--postgres URL]
+    .venv/bin/python bench/ingest.py [--messages 1000] [--stored 1000,20000]
+        [--processes 1,3] [--postgres URL]
+
+msg/s is the steady rate, first message stored to last; "wall s" also holds
+the daemons' start (about a second). Peak MB is the largest daemon's peak RSS
+(VmHWM).
 """
 
 from __future__ import annotations
@@ -12,23 +22,42 @@ import argparse
 import mailbox
 import os
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
 from bench.mailgen import messages
 from maildesk.starter import starter_dir
-from maildesk.store.db import make_engine
+from maildesk.store.db import make_engine, session_factory
+from maildesk.store.models import Message, QuarantinedMessage
 from maildesk.store.schema import upgrade
 from tests.support import postgres
-from tests.support.dovecot import find_dovecot, start_dovecot
+from tests.support.dovecot import Dovecot, find_dovecot, start_dovecot
 
 
-def desk(folder: Path, db_url: str, mailbox_toml: str = "") -> Path:
+@dataclass(frozen=True)
+class Row:
+    database: str
+    stored: int
+    processes: int
+    path: str
+    wall: float
+    rate: float
+    peak_mb: float
+
+
+def write_desk(folder: Path, db_url: str, mailbox_toml: str = "") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "rules").mkdir(exist_ok=True)
     shutil.copytree(starter_dir("templates"), folder / "templates", dirs_exist_ok=True)
@@ -37,33 +66,157 @@ def desk(folder: Path, db_url: str, mailbox_toml: str = "") -> Path:
         f'[helpdesk]\naddress = "support@example.com"\n[database]\nurl = "{db_url}"\n'
         f'[smtp]\nspool_dir = "out"\n[[tiers]]\nname = "L1"\n{mailbox_toml}'
     )
-    engine = make_engine(db_url)
-    upgrade(engine)
-    engine.dispose()
     return config
 
 
-def run(config: Path, *args: str) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of one maildesk process, process start included."""
+def kept(db_url: str) -> int:
+    engine = make_engine(db_url)
+    try:
+        with session_factory(engine)() as s:
+            return int(s.scalar(select(func.count()).select_from(Message)) or 0) + int(
+                s.scalar(select(func.count()).select_from(QuarantinedMessage)) or 0
+            )
+    finally:
+        engine.dispose()
+
+
+def mbox_of(path: Path, corpus: list[bytes]) -> Path:
+    box = mailbox.mbox(str(path))
+    for raw in corpus:
+        box.add(raw)
+    box.close()
+    return path
+
+
+def peak_mb(pid: int) -> float:
+    """The process's own high-water RSS (VmHWM), read while it runs.
+
+    Not ru_maxrss from wait4: Linux carries the forking parent's RSS into the
+    child's across exec, and this script holds the corpus.
+    """
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def run_import(config: Path, box: Path) -> tuple[float, float]:
+    """(seconds, peak MB) of `maildesk import`, process start included."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "maildesk", "-c", str(config), *args],
+        [sys.executable, "-m", "maildesk", "-c", str(config), "import", str(box), "--json"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, peak_mb(process.pid))
+        time.sleep(0.02)
     if process.returncode != 0:
-        sys.exit(f"maildesk {' '.join(args)} failed with exit code {process.returncode}")
-    return elapsed, usage.ru_maxrss / 1024
+        sys.exit(f"maildesk import failed with exit code {process.returncode}")
+    return time.perf_counter() - started, peak
+
+
+def run_daemons(config: Path, db_url: str, count: int, before: int, total: int) -> Row:
+    """Start ``count`` daemons, wait until ``total`` more messages are kept, stop them."""
+    log = (config.parent / "daemons.log").open("ab")
+    started = time.perf_counter()
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "maildesk", "-c", str(config), "run"],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        for _ in range(count)
+    ]
+    first = last = 0.0
+    peaks = [0.0] * count
+    try:
+        while True:
+            peaks = [max(p, peak_mb(d.pid)) for p, d in zip(peaks, processes, strict=True)]
+            now_kept = kept(db_url) - before
+            moment = time.perf_counter()
+            if now_kept and not first:
+                first = moment
+            if now_kept >= total:
+                last = moment
+                break
+            if any(p.poll() is not None for p in processes):
+                sys.exit(f"a daemon died; see {config.parent / 'daemons.log'}")
+            time.sleep(0.02)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait()
+    return Row(
+        "", before, count, "IMAP -> run", last - started, (total - 1) / (last - first), max(peaks)
+    )
+
+
+class Databases:
+    """Fresh databases, each a copy of one prepared with N messages already stored."""
+
+    def __init__(self, work: Path, admin_url: str | None) -> None:
+        self.work = work
+        self.admin_url = admin_url
+        self.created: list[str] = []
+
+    def kinds(self) -> list[str]:
+        return ["sqlite", "postgresql"] if self.admin_url else ["sqlite"]
+
+    def empty(self, kind: str) -> str:
+        if kind == "sqlite":
+            url = f"sqlite:///{self.work / f'{uuid.uuid4().hex[:8]}.db'}"
+        else:
+            assert self.admin_url
+            url = postgres.create_database(self.admin_url)
+            self.created.append(url)
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        return url
+
+    def copy(self, kind: str, template: str) -> str:
+        if kind == "sqlite":
+            source = make_url(template).database
+            target = self.work / f"{uuid.uuid4().hex[:8]}.db"
+            with sqlite3.connect(str(source)) as connection:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            shutil.copy(str(source), target)
+            return f"sqlite:///{target}"
+        assert self.admin_url
+        name = f"maildesk_bench_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(
+                    text(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(template).database}"')
+                )
+        finally:
+            admin.dispose()
+        url = make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+        self.created.append(url)
+        return url
+
+    def drop_all(self) -> None:
+        if self.admin_url:
+            for url in self.created:
+                postgres.drop_database(self.admin_url, url)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--stored", default="1000,20000", help="messages already stored")
+    parser.add_argument("--processes", default="1,3")
     parser.add_argument("--postgres", default=os.environ.get(postgres.URL_ENV))
     args = parser.parse_args()
+    sizes = [int(s) for s in args.stored.split(",")]
+    counts = [int(s) for s in args.processes.split(",")]
     corpus = list(messages(args.messages))
     size = sum(len(m) for m in corpus)
     binary = find_dovecot()
@@ -71,55 +224,71 @@ def main() -> None:
         sys.exit("bench needs Dovecot (apt-get install dovecot-imapd)")
     server = start_dovecot(binary)
     work = Path(tempfile.mkdtemp(prefix="maildesk-bench-"))
-    rows = []
-    created: list[str] = []
+    databases = Databases(work, args.postgres)
+    rows: list[Row] = []
     try:
-        databases = [("sqlite", lambda name: f"sqlite:///{work / name}.db")]
-        if args.postgres:
-
-            def fresh(_name: str) -> str:
-                created.append(postgres.create_database(args.postgres))
-                return created[-1]
-
-            databases.append(("postgresql", fresh))
-        for label, make_url in databases:
-            # IMAP end to end
-            account = server.add_account()
-            client = server.client(account)
-            for raw in corpus:
-                client.append("INBOX", raw)
-            client.logout()
-            url = make_url("imap")
-            config = desk(
-                work / f"{label}-imap",
-                url,
-                f'[[mailboxes]]\nname = "b"\nhost = "127.0.0.1"\n'
-                f'port = {server.imap_port}\nsecurity = "none"\n'
-                f'username = "{account.username}"\npassword = "{account.password}"\n',
-            )
-            seconds, peak = run(config, "run", "--once")
-            rows.append((label, "IMAP -> run --once", seconds, peak))
-            # the same messages without IMAP
-            box_path = work / f"{label}.mbox"
-            box = mailbox.mbox(str(box_path))
-            for raw in corpus:
-                box.add(raw)
-            box.close()
-            config = desk(work / f"{label}-import", make_url("import"))
-            seconds, peak = run(config, "import", str(box_path), "--json")
-            rows.append((label, "mbox -> import", seconds, peak))
+        for kind in databases.kinds():
+            for stored in sizes:
+                template = databases.empty(kind)
+                history = mbox_of(work / f"history-{stored}.mbox", list(messages(stored, seed=99)))
+                progress(f"{kind}: storing {stored} messages first")
+                run_import(write_desk(work / f"{kind}-{stored}-fill", template), history)
+                for count in counts:
+                    progress(f"{kind}, {stored} stored, {count} daemon(s)")
+                    rows.append(
+                        imap_run(server, databases, kind, template, stored, count, corpus, work)
+                    )
+                progress(f"{kind}, {stored} stored, import")
+                url = databases.copy(kind, template)
+                box = mbox_of(work / "corpus.mbox", corpus)
+                seconds, peak = run_import(write_desk(work / f"{kind}-{stored}-import", url), box)
+                rows.append(
+                    Row(kind, stored, 1, "mbox -> import", seconds, args.messages / seconds, peak)
+                )
     finally:
-        for url in created:
-            postgres.drop_database(args.postgres, url)
+        databases.drop_all()
         server.stop()
         shutil.rmtree(server.root, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\n{args.messages} messages, {size / 1e6:.1f} MB, one process\n")
-    print(f"{'database':<11} {'path':<20} {'seconds':>8} {'msg/s':>8} {'peak MB':>8}")
-    for label, path, seconds, peak in rows:
+    print(f"\n{args.messages} messages, {size / 1e6:.1f} MB, {os.cpu_count()} cores\n")
+    header = ("database", "stored", "procs", "path", "wall s", "msg/s", "peak MB")
+    print("{:<11} {:>7} {:>5} {:<15} {:>7} {:>7} {:>8}".format(*header))
+    for r in rows:
         print(
-            f"{label:<11} {path:<20} {seconds:>8.1f} {args.messages / seconds:>8.0f} {peak:>8.0f}"
+            f"{r.database:<11} {r.stored:>7} {r.processes:>5} {r.path:<15} {r.wall:>7.1f} "
+            f"{r.rate:>7.0f} {r.peak_mb:>8.0f}"
         )
+
+
+def imap_run(
+    server: Dovecot,
+    databases: Databases,
+    kind: str,
+    template: str,
+    stored: int,
+    count: int,
+    corpus: list[bytes],
+    work: Path,
+) -> Row:
+    url = databases.copy(kind, template)
+    before = kept(url)
+    account = server.add_account()
+    client = server.client(account)
+    for raw in corpus:
+        client.append("INBOX", raw)
+    client.logout()
+    config = write_desk(
+        work / f"{kind}-{stored}-{count}",
+        url,
+        f'[[mailboxes]]\nname = "b"\nhost = "127.0.0.1"\nport = {server.imap_port}\n'
+        f'security = "none"\nusername = "{account.username}"\npassword = "{account.password}"\n',
+    )
+    row = run_daemons(config, url, count, before, len(corpus))
+    return Row(kind, stored, count, row.path, row.wall, row.rate, row.peak_mb)
+
+
+def progress(line: str) -> None:
+    print(f"... {line}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
