@@ -38,6 +38,7 @@ log = logging.getLogger("maildesk.daemon")
 STOP_TIMEOUT = 8.0  # seconds; SIGTERM must end the process within 10
 RELOAD_CHECK = 1.0  # seconds between looks at the rule files
 SEND_INTERVAL = 0.5  # seconds between looks at the outbox when nobody says there is mail
+SEND_GATHER = 0.05  # seconds the sender waits after a commit for more to come
 
 
 class Daemon:
@@ -137,7 +138,9 @@ class Daemon:
         """Send when a message was committed, and every SEND_INTERVAL anyway (retries,
         mail from other processes and from the clock)."""
         while not halt.is_set():
-            self.outbox_ready.wait(SEND_INTERVAL)
+            if self.outbox_ready.wait(SEND_INTERVAL):
+                # A burst of mail is sent in batches, not one transaction pair per mail.
+                halt.wait(SEND_GATHER)
             self.outbox_ready.clear()
             if not halt.is_set():
                 self.send_due(halt)

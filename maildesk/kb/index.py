@@ -58,6 +58,9 @@ class _Doc:
     tag_terms: frozenset[str]
 
 
+MEMO_SIZE = 50_000  # words remembered by _known
+
+
 class KnowledgeBase:
     def __init__(self, articles: Iterable[Article]) -> None:
         self.articles = list(articles)
@@ -93,6 +96,9 @@ class KnowledgeBase:
             for w in words(f"{a.title} {' '.join(a.tags)} {a.body}"):
                 self.vocabulary.setdefault(w, stem(w))
         self._deletes: dict[str, set[str]] = defaultdict(set)
+        # word -> (stem, its term or None, factor): mail repeats its words, and the
+        # typo search is the dearest step. Bounded; the index is rebuilt on reload.
+        self._memo: dict[str, tuple[str, str | None, float]] = {}
         for w in self.vocabulary:
             if len(w) >= MIN_FUZZY:
                 for variant in _deletions(w, _max_distance(w)):
@@ -149,12 +155,20 @@ class KnowledgeBase:
         every: dict[str, float] = {}
         for source, weight in ((subject, SUBJECT_WEIGHT), (text, 1.0)):
             for word in words(source)[:MAX_QUERY_WORDS]:
-                term, factor = self._term(word)
-                every[stem(word)] = max(every.get(stem(word), 0.0), weight)
+                root, term, factor = self._known(word)
+                every[root] = max(every.get(root, 0.0), weight)
                 if term is not None:
                     query[term] = max(query.get(term, 0.0), weight * factor)
                     share[term] = max(share.get(term, 0.0), weight)
         return query, share, sum(every.values())
+
+    def _known(self, word: str) -> tuple[str, str | None, float]:
+        found = self._memo.get(word)
+        if found is None:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            found = self._memo[word] = (stem(word), *self._term(word))
+        return found
 
     def _term(self, word: str) -> tuple[str | None, float]:
         term = stem(word)

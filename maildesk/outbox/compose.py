@@ -9,10 +9,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address as HeaderAddress
+from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr
 
 from maildesk.charsets import one_line
 
@@ -48,41 +48,50 @@ def compose(
     loop_token: str,
     date: datetime,
 ) -> bytes:
-    message = EmailMessage(policy=SMTP)
-    local, _, domain = sender.partition("@")
-    message["From"] = HeaderAddress(
-        display_name=_text(mail.from_name), username=local, domain=domain
-    )
-    message["To"] = ", ".join(one_line(a) for a in mail.to)
-    message["Subject"] = _text(mail.subject)
-    message["Date"] = format_datetime(date)
-    message["Message-ID"] = message_id
-    message["Reply-To"] = one_line(reply_to)
-    if mail.in_reply_to:
-        message["In-Reply-To"] = one_line(mail.in_reply_to)
-    if mail.references:
-        message["References"] = " ".join(one_line(r) for r in mail.references[-20:])
-    if mail.automatic:
-        message["Auto-Submitted"] = "auto-replied"
-        message["X-Loop"] = one_line(loop_token)
-        # Ask Exchange and friends not to answer our automatic mail with theirs.
-        message["X-Auto-Response-Suppress"] = "All"
-        message["Precedence"] = "auto_reply"
-    message.set_content(mail.text, charset="utf-8")
+    """The top-level headers are written here; the email package builds only the MIME
+    body (its header registry cost more than all of the rest of an acknowledgement)."""
+    body = EmailMessage(policy=SMTP)
+    body.set_content(mail.text, charset="utf-8")
     if mail.html:
-        message.add_alternative(mail.html, subtype="html", charset="utf-8")
+        body.add_alternative(mail.html, subtype="html", charset="utf-8")
     for filename, content_type, content in mail.attachments:
         maintype, _, subtype = content_type.partition("/")
         if content_type == "message/rfc822" or not subtype:
             maintype, subtype = "application", "octet-stream"
-        message.add_attachment(
-            content, maintype=maintype, subtype=subtype, filename=_text(filename)
-        )
-    return message.as_bytes()
+        body.add_attachment(content, maintype=maintype, subtype=subtype, filename=_text(filename))
+    headers = [
+        ("From", formataddr((_text(mail.from_name), one_line(sender)), charset="utf-8")),
+        ("To", ", ".join(one_line(a) for a in mail.to)),
+        ("Subject", _text(mail.subject)),
+        ("Date", format_datetime(date)),
+        ("Message-ID", one_line(message_id)),
+        ("Reply-To", one_line(reply_to)),
+    ]
+    if mail.in_reply_to:
+        headers.append(("In-Reply-To", one_line(mail.in_reply_to)))
+    if mail.references:
+        headers.append(("References", " ".join(one_line(r) for r in mail.references[-20:])))
+    if mail.automatic:
+        headers += [
+            ("Auto-Submitted", "auto-replied"),
+            ("X-Loop", one_line(loop_token)),
+            # Ask Exchange and friends not to answer our automatic mail with theirs.
+            ("X-Auto-Response-Suppress", "All"),
+            ("Precedence", "auto_reply"),
+        ]
+    return "".join(_header(name, value) for name, value in headers).encode() + body.as_bytes()
+
+
+def _header(name: str, value: str) -> str:
+    """One header line, folded at 78 characters, non-ASCII as RFC 2047 encoded words."""
+    if value.isascii() and len(name) + len(value) <= 76:
+        return f"{name}: {value}\r\n"
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    folded = Header(value, charset, header_name=name).encode(linesep="\r\n")
+    return f"{name}: {folded}\r\n"
 
 
 def _text(value: str) -> str:
-    """Free text for a header: one line, and no "=?" that the email package would take
-    for the start of an encoded word and decode again (a customer's subject with a
-    broken one would make the acknowledgement impossible to write)."""
+    """Free text for a header: one line, and no "=?" that a mail client would take for
+    the start of an encoded word (a customer's subject with a broken one)."""
     return one_line(value).replace("=?", "= ?")

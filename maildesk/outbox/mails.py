@@ -111,7 +111,9 @@ class Mailer(Writer):
                 route.acknowledge if isinstance(route.acknowledge, str) else "acknowledgement"
             )
             since = now - timedelta(hours=1)
-            if queue.recent_count(session, "acknowledgement", customer, since) >= self.limit:
+            assert ticket.requester is not None and ticket.requester.id is not None
+            sent = queue.recent_count(session, "acknowledgement", ticket.requester.id, since)
+            if sent >= self.limit:
                 add_event(
                     session,
                     ticket.id,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from maildesk.clock import Clock
@@ -47,6 +47,7 @@ class Claimed:
 
 
 LEASE = timedelta(minutes=5)  # a claimed row is retried after this if we died sending it
+BATCH = 20  # rows claimed at once; one process does not hog a shared outbox
 
 
 class Sender:
@@ -64,45 +65,66 @@ class Sender:
         self.observers: list[Callable[[str, datetime, datetime], None]] = []
 
     def deliver_due(self, stop: threading.Event | None = None) -> int:
-        """Send what is due now, one row at a time; returns how many were delivered.
+        """Send what is due now; returns how many were delivered.
 
-        Each row is claimed (attempts + 1, a lease) in one transaction, handed
-        to the relay and recorded as sent at once (see _hand_over). So a crash
-        leaves at most one mail whose fate is unknown (the relay took it, the
-        commit did not happen); it goes again after the lease, with the same
-        Message-ID.
-        Nothing else is ever sent twice, and nothing is lost. ``stop`` ends the
-        round between two mails (shutdown).
+        Rows are claimed a batch at a time (attempts + 1 and a lease, in one
+        short transaction), then each is handed to the relay and recorded as
+        sent at once (see _hand_over). So a crash leaves at most one mail
+        whose fate is unknown (the relay took it, the commit did not happen);
+        it goes again after the lease, with the same Message-ID. Nothing else
+        is ever sent twice, and nothing is lost: the rest of a crashed batch
+        is sent after its lease. ``stop`` ends the round between two mails
+        (shutdown) and gives the unsent claims back at once.
         """
-        smtp = self.settings.smtp
         delivered = 0
+        while not (stop is not None and stop.is_set()):
+            batch = self._claim(BATCH)
+            if not batch:
+                break
+            sent, rest = self._deliver(batch, stop)
+            delivered += sent
+            if rest:
+                self._release(rest)
+            if rest or len(batch) < BATCH:
+                break
+        return delivered
+
+    def _deliver(
+        self, batch: list[Claimed], stop: threading.Event | None
+    ) -> tuple[int, list[Claimed]]:
+        """(how many of a claimed batch were delivered, the ones not tried)."""
+        smtp = self.settings.smtp
+        if smtp.spool_dir is not None:
+            # A spool file is named by its Message-ID: writing it twice is harmless,
+            # so the whole batch is recorded in one transaction.
+            outcomes = [(item, self._spool(smtp.spool_dir, item)) for item in batch]
+            return self._record(outcomes), []
         relay: smtplib.SMTP | None = None
+        delivered = 0
         try:
-            while not (stop is not None and stop.is_set()) and (item := self._claim()) is not None:
-                if smtp.spool_dir is not None:
-                    error = self._spool(smtp.spool_dir, item)
-                    delivered += self._record(item, error)
-                    continue
+            for index, item in enumerate(batch):
+                if stop is not None and stop.is_set():
+                    return delivered, batch[index:]
                 if relay is None:
                     try:
                         relay = open_relay(smtp, read_password(smtp, "smtp"))
                     except (RelayUnavailable, UserError) as exc:
                         # Down for all: every due row takes the attempt and its backoff.
-                        self._record(item, str(exc))
+                        self._record([(rest, str(exc)) for rest in batch[index:]])
                         self._fail_all_due(str(exc))
-                        break
+                        return delivered, []
                 error = self._hand_over(relay, item)
                 if error is None:
                     delivered += 1
                     continue
-                self._record(item, error)
+                self._record([(item, error)])
                 if not usable(relay):
                     close(relay)
                     relay = None
         finally:
             if relay is not None:
                 close(relay)
-        return delivered
+        return delivered, []
 
     def _hand_over(self, relay: smtplib.SMTP, item: Claimed) -> str | None:
         """Send one mail and record it as sent; else return why not (not recorded).
@@ -144,24 +166,36 @@ class Sender:
             extra={"ticket": item.ticket_id, "message_id": item.message_id},
         )
 
-    def _claim(self) -> Claimed | None:
+    def _claim(self, limit: int) -> list[Claimed]:
         now = self.clock.now()
         with transaction(self.sessions) as session:
-            rows = queue.due(session, now, 1)
-            if not rows:
-                return None
-            row = rows[0]
-            row.next_attempt_at = now + LEASE
-            row.attempts += 1
-            return Claimed(
-                row.id,
-                row.message_id,
-                row.sender,
-                tuple(row.recipients),
-                row.raw,
-                row.kind,
-                row.created_at,
-                row.ticket_id,
+            rows = queue.due(session, now, limit)
+            for row in rows:
+                row.next_attempt_at = now + LEASE
+                row.attempts += 1
+            return [
+                Claimed(
+                    row.id,
+                    row.message_id,
+                    row.sender,
+                    tuple(row.recipients),
+                    row.raw,
+                    row.kind,
+                    row.created_at,
+                    row.ticket_id,
+                )
+                for row in rows
+            ]
+
+    def _release(self, items: list[Claimed]) -> None:
+        """Give claims back untried (shutdown): due again now, the attempt not counted."""
+        now = self.clock.now()
+        ids = [item.id for item in items]
+        with transaction(self.sessions) as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.state == "pending")
+                .values(next_attempt_at=now, attempts=OutboxMessage.attempts - 1)
             )
 
     def _fail_all_due(self, error: str) -> None:
@@ -189,29 +223,38 @@ class Sender:
             return f"cannot write to {folder}: {exc.strerror or exc}"
         return None
 
-    def _record(self, item: Claimed, error: str | None) -> int:
-        """Write down what happened to one claimed row; 1 if it was delivered."""
+    def _record(self, outcomes: list[tuple[Claimed, str | None]]) -> int:
+        """Write down what happened to claimed rows (error None: delivered); how many went."""
         now = self.clock.now()
+        failed: list[tuple[Claimed, str, int]] = []
         with transaction(self.sessions) as session:
-            row = session.get(OutboxMessage, item.id)
-            if row is None:
-                return 0
-            if error is None:
-                queue.mark_sent(row, now)
-            else:
+            rows = {
+                row.id: row
+                for row in session.scalars(
+                    select(OutboxMessage).where(OutboxMessage.id.in_([i.id for i, _ in outcomes]))
+                )
+            }
+            for item, error in outcomes:
+                row = rows.get(item.id)
+                if row is None:
+                    continue
+                if error is None:
+                    queue.mark_sent(row, now)
+                    continue
                 queue.mark_failed_attempt(
                     session, row, error, now, self.first, self.longest, self.give_up
                 )
-                attempts = row.attempts
-        if error is None:
+                failed.append((item, error, row.attempts))
+        for item, error, attempts in failed:
+            log.warning(
+                "could not send %s (attempt %d): %s ticket=%s",
+                item.message_id,
+                attempts,
+                error,
+                item.ticket_id,
+                extra={"ticket": item.ticket_id, "message_id": item.message_id},
+            )
+        sent = [item for item, error in outcomes if error is None and item.id in rows]
+        for item in sent:
             self._sent(item, now)
-            return 1
-        log.warning(
-            "could not send %s (attempt %d): %s ticket=%s",
-            item.message_id,
-            attempts,
-            error,
-            item.ticket_id,
-            extra={"ticket": item.ticket_id, "message_id": item.message_id},
-        )
-        return 0
+        return len(sent)

@@ -264,7 +264,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         CheckConstraint(_in("state", OUTBOX_STATES), name="state"),
         Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
-        Index("ix_outbox_kind_created_at", "kind", "created_at"),  # automatic-reply limits
+        Index("ix_outbox_ticket_id", "ticket_id"),  # a ticket's mail; automatic-reply limits
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

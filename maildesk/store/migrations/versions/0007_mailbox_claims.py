@@ -1,4 +1,4 @@
-"""mailbox claims: several daemons share one mailbox; outbox index by kind and time
+"""mailbox claims: several daemons share one mailbox; outbox index by ticket
 
 Revision ID: 0007
 Revises: 0006
@@ -31,10 +31,10 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.create_index("ix_outbox_kind_created_at", ["kind", "created_at"], unique=False)
+        batch_op.create_index("ix_outbox_ticket_id", ["ticket_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.drop_index("ix_outbox_kind_created_at")
+        batch_op.drop_index("ix_outbox_ticket_id")
     op.drop_table("mailbox_claims")
