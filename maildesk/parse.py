@@ -131,6 +131,14 @@ def _message(raw: bytes) -> tuple[Message, list[str]]:
         return message, [f"mail-parser failed ({type(exc).__name__}); parsed with the stdlib"]
 
 
+MAX_SUBJECT = 998  # RFC 5322's line limit; our replies fold it into their Subject
+
+
+def _shorten(subject: str) -> str:
+    """A subject of 200 KB (broken mail) would cost every reply seconds of header folding."""
+    return subject if len(subject) <= MAX_SUBJECT else subject[: MAX_SUBJECT - 1] + "…"
+
+
 def _defect_text(defect: str) -> str:
     return defect.strip()[:200]
 
@@ -242,11 +250,3 @@ __all__ = [
     "parse_mail",
     "safe_filename",
 ]
-
-
-MAX_SUBJECT = 998  # RFC 5322's line limit; our replies fold it into their Subject
-
-
-def _shorten(subject: str) -> str:
-    """A subject of 200 KB (broken mail) would cost every reply seconds of header folding."""
-    return subject if len(subject) <= MAX_SUBJECT else subject[: MAX_SUBJECT - 1] + "…"

@@ -1,4 +1,5 @@
-"""Delivery to the relay (or the spool folder), one row at a time, with retries and backoff."""
+"""Delivery to the relay (or the spool folder): rows claimed a batch at a time, each mail
+handed over and recorded on its own, with retries and backoff."""
 
 from __future__ import annotations
 

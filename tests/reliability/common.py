@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -27,7 +30,7 @@ from maildesk.store.models import Message, OutboxMessage, QuarantinedMessage
 from maildesk.store.schema import upgrade
 from tests.support.dovecot import Account, Dovecot
 from tests.support.smtpsink import Sink
-from tests.test_sources import folder_count
+from tests.test_sources import append, folder_count
 
 
 def corpus(count: int, seed: int) -> tuple[list[bytes], list[str]]:
@@ -69,6 +72,33 @@ def daemon(config: Path, *args: str) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=log,
     )
+
+
+@contextmanager
+def running(config: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A daemon for the body of a with: stopped by SIGTERM after it (which must end it
+    cleanly, and it must not have died before), killed if the body failed."""
+    process = daemon(config)
+    log = config.parent / "maildesk.log"
+    try:
+        yield process
+        if process.poll() is not None:
+            raise AssertionError(f"the daemon died: {log.read_text()[-3000:]}")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0, log.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def desk_with_mail(
+    folder: Path, db_url: str, dovecot: Dovecot, sink: Sink, mails: list[bytes]
+) -> tuple[Path, Account]:
+    """A fresh mailbox holding ``mails`` and a desk reading it."""
+    account = dovecot.add_account()
+    append(dovecot, account, mails)
+    return write_desk(folder, db_url, dovecot, account, sink), account
 
 
 def finish(config: Path) -> None:
@@ -117,15 +147,14 @@ def assert_exactly_once(
         for m in sink.handler.messages
     )
     assert set(received) == {mid for mid, _, _ in rows}  # none lost, nothing foreign
+    twice = {mid: count for mid, count in received.items() if count > 1}
     if not crashes:
-        twice = [mid for mid, count in received.items() if count > 1]
         assert not twice, twice
         return 0
     # A crash leaves at most one mail handed to the relay and not recorded as sent
     # (the rest of its claimed batch was never handed over): only such a mail,
     # claimed again after the crash, may reach the relay twice.
     retried = {mid: attempts for mid, _, attempts in rows if attempts > 1}
-    twice = {mid: count for mid, count in received.items() if count > 1}
     assert len(twice) <= crashes, (len(twice), crashes)
     for mid, count in twice.items():
         assert count <= retried.get(mid, 1), (mid, count)

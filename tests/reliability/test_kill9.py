@@ -18,14 +18,13 @@ from tests.reliability.common import (
     assert_exactly_once,
     corpus,
     daemon,
+    desk_with_mail,
     finish,
     kept_count,
-    write_desk,
 )
 from tests.support.dovecot import Dovecot
 from tests.support.smtpsink import Sink
 from tests.test_exactly_once import wait_until
-from tests.test_sources import append
 
 TOTAL = 2000
 KILLS = 20
@@ -37,9 +36,7 @@ def test_kill_9_at_20_random_points(tmp_path: Path, dovecot: Dovecot, smtp_sink:
     delays = [rng.uniform(0, 0.3) for _ in points]
     db_url = f"sqlite:///{tmp_path / 'maildesk.db'}"
     mails, ids = corpus(TOTAL, seed=9)
-    account = dovecot.add_account()
-    append(dovecot, account, mails)
-    config = write_desk(tmp_path, db_url, dovecot, account, smtp_sink)
+    config, account = desk_with_mail(tmp_path, db_url, dovecot, smtp_sink, mails)
     kills = 0
     for point, delay in zip(points, delays, strict=True):
         process = daemon(config)

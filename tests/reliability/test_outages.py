@@ -8,8 +8,6 @@ the promise is checked (tests/reliability/common.py).
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +17,10 @@ import pytest
 from tests.reliability.common import (
     assert_exactly_once,
     corpus,
-    daemon,
+    desk_with_mail,
     finish,
     kept_count,
-    write_desk,
+    running,
 )
 from tests.support.dovecot import Dovecot
 from tests.support.need import missing
@@ -34,29 +32,15 @@ from tests.test_sources import append
 TOTAL = 1000
 
 
-def stop(process: subprocess.Popen[bytes], log: Path) -> None:
-    if process.poll() is not None:
-        raise AssertionError(f"the daemon died: {log.read_text()[-3000:]}")
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=15) == 0, log.read_text()[-3000:]
-
-
 def test_dovecot_restarted_mid_run(tmp_path: Path, dovecot: Dovecot, smtp_sink: Sink) -> None:
     db_url = f"sqlite:///{tmp_path / 'maildesk.db'}"
     mails, ids = corpus(TOTAL + 100, seed=11)
-    account = dovecot.add_account()
-    append(dovecot, account, mails[:TOTAL])
-    config = write_desk(tmp_path, db_url, dovecot, account, smtp_sink)
-    process = daemon(config)
-    try:
+    config, account = desk_with_mail(tmp_path, db_url, dovecot, smtp_sink, mails[:TOTAL])
+    with running(config) as process:
         wait_until(lambda: kept_count(db_url) >= 300, 120)
         dovecot.restart()  # every connection drops in the middle of the work
         append(dovecot, account, mails[TOTAL:])  # and new mail arrives after
         wait_until(lambda: kept_count(db_url) >= TOTAL + 100 or process.poll() is not None, 180)
-        stop(process, tmp_path / "maildesk.log")
-    finally:
-        if process.poll() is None:
-            process.kill()
     finish(config)
     assert_exactly_once(db_url, ids, dovecot, account, smtp_sink)
     assert "reconnecting" in (tmp_path / "maildesk.log").read_text()
@@ -65,21 +49,14 @@ def test_dovecot_restarted_mid_run(tmp_path: Path, dovecot: Dovecot, smtp_sink: 
 def test_relay_down_for_a_while(tmp_path: Path, dovecot: Dovecot, smtp_sink: Sink) -> None:
     db_url = f"sqlite:///{tmp_path / 'maildesk.db'}"
     mails, ids = corpus(TOTAL, seed=12)
-    account = dovecot.add_account()
-    append(dovecot, account, mails)
-    config = write_desk(tmp_path, db_url, dovecot, account, smtp_sink)
-    process = daemon(config)
-    try:
+    config, account = desk_with_mail(tmp_path, db_url, dovecot, smtp_sink, mails)
+    with running(config) as process:
         wait_until(lambda: len(smtp_sink.messages) >= 100, 120)
         smtp_sink.stop()
         down_at = kept_count(db_url)
         wait_until(lambda: kept_count(db_url) >= down_at + 200, 120)  # ingest goes on
         smtp_sink.start()
         wait_until(lambda: kept_count(db_url) >= TOTAL or process.poll() is not None, 180)
-        stop(process, tmp_path / "maildesk.log")
-    finally:
-        if process.poll() is None:
-            process.kill()
     log = (tmp_path / "maildesk.log").read_text()
     assert "could not send" in log and "connection refused" in log
     finish(config)
@@ -101,20 +78,13 @@ def test_postgresql_restarted_mid_run(
 ) -> None:
     db_url = private_postgres.url
     mails, ids = corpus(TOTAL, seed=13)
-    account = dovecot.add_account()
-    append(dovecot, account, mails)
-    config = write_desk(tmp_path, db_url, dovecot, account, smtp_sink)
-    process = daemon(config)
-    try:
+    config, account = desk_with_mail(tmp_path, db_url, dovecot, smtp_sink, mails)
+    with running(config) as process:
         wait_until(lambda: kept_count(db_url) >= 300, 120)
         private_postgres.stop()
         time.sleep(2)  # down long enough for every thread to notice
         private_postgres.start()
         wait_until(lambda: kept_count(db_url) >= TOTAL or process.poll() is not None, 180)
-        stop(process, tmp_path / "maildesk.log")
-    finally:
-        if process.poll() is None:
-            process.kill()
     assert "database unavailable" in (tmp_path / "maildesk.log").read_text()
     finish(config)
     # A commit cut by the restart right after the relay's 250 is the one mail in doubt.
