@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -44,6 +44,8 @@ from maildesk.thread import (
 from maildesk.visible import visible_text
 
 log = logging.getLogger("maildesk.pipeline")
+GROUP_SIZE = 50  # messages committed together at most (ingest_many)
+GROUP_SECONDS = 0.2  # a group commits at least this often
 
 
 @dataclass(frozen=True)
@@ -122,37 +124,79 @@ class Pipeline:
         it is now.
         """
         started = time.monotonic()
-        outcome = self._ingest(raw, source, acknowledge)
-        if self.observers:
-            waited = time.monotonic() - started
-            if arrived is not None:
-                waited = max(waited, (datetime.now(UTC) - arrived).total_seconds())
-            for observe in self.observers:
-                observe(outcome, source, waited)
+        outcome = self._ingest(_read(raw, self.limits), source, acknowledge)
+        self._observe(outcome, source, started, arrived)
         return outcome
 
-    def _ingest(self, raw: bytes, source: str, acknowledge: bool) -> Outcome:
-        now = self.clock.now()
+    def ingest_many(
+        self,
+        raws: Sequence[bytes],
+        source: str,
+        *,
+        acknowledge: bool = True,
+        arrived: Sequence[datetime | None] = (),
+    ) -> Iterator[Outcome]:
+        """Store messages in order, a group to a transaction; yields each outcome once
+        its group has committed (raises TryLater like ingest).
+
+        For the sources that acknowledge in bulk (an IMAP fetch, an archive):
+        one commit per group instead of one per message, which on PostgreSQL is
+        one WAL flush. A group commits at least every GROUP_SECONDS so that
+        acknowledgements are not held back. If anything in a group fails, the
+        group is rolled back and its messages go one at a time through the
+        path of ``ingest``, which quarantines only the one at fault.
+        """
+        done = 0
+        while done < len(raws):
+            started = time.monotonic()
+            for outcome in self._group(
+                raws[done : done + GROUP_SIZE], source, acknowledge, started
+            ):
+                when = arrived[done] if done < len(arrived) else None
+                self._observe(outcome, source, started, when)
+                done += 1
+                yield outcome
+
+    def _group(
+        self, raws: Sequence[bytes], source: str, acknowledge: bool, started: float
+    ) -> Iterator[Outcome]:
+        outcomes: list[Outcome] = []
+        failed = False
         try:
-            mail = parse_mail(raw, self.limits)
-        except Quarantined as exc:
-            return self._quarantine(raw, source, exc.reason, now)
-        except Exception as exc:  # a parser bug must not stop the source
-            return self._quarantine(
-                raw,
-                source,
-                f"cannot parse: {type(exc).__name__}: {exc}",
-                now,
-                detail=traceback.format_exc(),
-            )
-        verdict = judge(mail, self.ours)
+            with transaction(self.sessions) as session:
+                for raw in raws:
+                    read, now = _read(raw, self.limits), self.clock.now()
+                    outcomes.append(self._store_read(session, read, source, acknowledge, now))
+                    if time.monotonic() - started > GROUP_SECONDS:
+                        break
+        except TryLater:
+            raise
+        except Exception:
+            failed = True
+        if not failed:
+            yield from outcomes
+            return
+        # Rolled back: each message of the group again on its own, in order.
+        for raw in raws[: len(outcomes) + 1]:
+            yield self._ingest(_read(raw, self.limits), source, acknowledge)
+
+    def _observe(
+        self, outcome: Outcome, source: str, started: float, arrived: datetime | None
+    ) -> None:
+        if not self.observers:
+            return
+        waited = time.monotonic() - started
+        if arrived is not None:
+            waited = max(waited, (datetime.now(UTC) - arrived).total_seconds())
+        for observe in self.observers:
+            observe(outcome, source, waited)
+
+    def _ingest(self, read: _Read, source: str, acknowledge: bool) -> Outcome:
+        now = self.clock.now()
         for attempt in range(3):
             try:
                 with transaction(self.sessions) as session:
-                    outcome = self.store_parsed(
-                        session, mail, verdict, source, now, acknowledge=acknowledge
-                    )
-                return outcome if acknowledge else replace(outcome, auto_reply=False)
+                    return self._store_read(session, read, source, acknowledge, now)
             except TryLater:
                 raise
             except IntegrityError:
@@ -162,21 +206,30 @@ class Pipeline:
                     raise
                 continue
             except Exception as exc:
+                if read.mail is None:
+                    raise  # quarantining itself failed: nothing safer to do here
+                message_id = read.mail.message_id
                 log.exception(
                     "message %s from %s failed; quarantined",
-                    mail.message_id,
+                    message_id,
                     source,
-                    extra={"message_id": mail.message_id, "source": source},
+                    extra={"message_id": message_id, "source": source},
                 )
-                return self._quarantine(
-                    raw,
-                    source,
-                    f"internal error: {type(exc).__name__}: {exc}",
-                    now,
-                    detail=traceback.format_exc(),
-                    message_id=mail.message_id,
-                )
+                problem = f"internal error: {type(exc).__name__}: {exc}"
+                failed = _Read(read.raw, None, problem, traceback.format_exc(), message_id)
+                return self._ingest(failed, source, acknowledge)
         raise AssertionError("unreachable")
+
+    def _store_read(
+        self, session: Session, read: _Read, source: str, acknowledge: bool, now: datetime
+    ) -> Outcome:
+        if read.mail is None:
+            return self._quarantine_raw(session, read, source, now)
+        verdict = judge(read.mail, self.ours)
+        outcome = self.store_parsed(
+            session, read.mail, verdict, source, now, acknowledge=acknowledge
+        )
+        return outcome if acknowledge else replace(outcome, auto_reply=False)
 
     def is_agent(self, mail: ParsedMail) -> bool:
         """An agent writing, as far as we trust the sender (helpdesk.trust_agents)."""
@@ -211,7 +264,12 @@ class Pipeline:
             return self._quarantine_in(session, mail, source, "no sender address (From:)", now)
         if verdict.bounce is not None:
             return self._bounce(session, mail, verdict, source, now)
-        decision = forced or self._decide(session, mail, now)
+        # Kept while we work: the session would forget them (see store.load_tickets).
+        known: dict[int, Ticket] = {}
+        if forced is not None:
+            decision = forced
+        else:
+            decision, known = self._decide(session, mail, now)
         if decision.hold:
             store.quarantine(
                 session,
@@ -234,12 +292,15 @@ class Pipeline:
         acknowledge_with: str | bool | None = None
         route = Route()
         handled: str | None = None
+        first_contact = False
         if decision.ticket_id is None:
-            ticket, route = tickets.open_ticket(self, session, mail, decision, source, now, visible)
+            ticket, route, first_contact = tickets.open_ticket(
+                self, session, mail, decision, source, now, visible
+            )
             acknowledge_with = route.acknowledge
             new = True
         else:
-            found = session.get(Ticket, decision.ticket_id)
+            found = known.get(decision.ticket_id) or session.get(Ticket, decision.ticket_id)
             assert found is not None  # decide() only names tickets that exist
             ticket = found
             new = False
@@ -274,6 +335,7 @@ class Pipeline:
                 mail,
                 route,
                 acknowledge=acknowledge and not verdict.loop_suspect,
+                first_contact=first_contact,
                 now=now,
                 articles=tickets.suggest_articles(self, session, ticket, message, now),
             )
@@ -296,7 +358,9 @@ class Pipeline:
             acknowledge=acknowledge_with,
         )
 
-    def _decide(self, session: Session, mail: ParsedMail, now: datetime) -> Decision:
+    def _decide(
+        self, session: Session, mail: ParsedMail, now: datetime
+    ) -> tuple[Decision, dict[int, Ticket]]:
         hits = store.reference_hits(session, referenced_ids(mail))
         candidates = set(hits.values())
         token = find_token(mail.subject, self.policy.token_format)
@@ -305,8 +369,9 @@ class Pipeline:
         plus = plus_ticket(mail, self.policy.support_address)
         if plus is not None:
             candidates.add(plus)
-        facts = store.ticket_facts(session, candidates)
-        return decide(mail, self.policy, hits, facts, now)
+        known = store.load_tickets(session, candidates)
+        facts = store.ticket_facts(session, known)
+        return decide(mail, self.policy, hits, facts, now), known
 
     def _bounce(
         self, session: Session, mail: ParsedMail, verdict: Verdict, source: str, now: datetime
@@ -365,34 +430,41 @@ class Pipeline:
         )
         return Outcome("quarantined", message_id=mail.message_id, detail=reason)
 
-    def _quarantine(
-        self,
-        raw: bytes,
-        source: str,
-        reason: str,
-        now: datetime,
-        detail: str | None = None,
-        message_id: str | None = None,
-    ) -> Outcome:
-        key = "raw-sha256:" + hashlib.sha256(raw).hexdigest()
-        for _ in range(2):
-            try:
-                with transaction(self.sessions) as session:
-                    if store.already_stored(session, key) is not None:
-                        return Outcome(
-                            "duplicate", message_id=message_id, detail="already quarantined"
-                        )
-                    store.quarantine(
-                        session,
-                        raw,
-                        source=source,
-                        reason=reason,
-                        now=now,
-                        detail=detail,
-                        message_id=message_id,
-                        dedupe_key=key,
-                    )
-                return Outcome("quarantined", message_id=message_id, detail=reason)
-            except IntegrityError:
-                continue  # quarantined by another process just now
-        return Outcome("duplicate", message_id=message_id, detail="already quarantined")
+    def _quarantine_raw(self, session: Session, read: _Read, source: str, now: datetime) -> Outcome:
+        """Mail we could not read (or store) keeps its bytes, keyed by their hash."""
+        key = "raw-sha256:" + hashlib.sha256(read.raw).hexdigest()
+        if store.already_stored(session, key) is not None:
+            return Outcome("duplicate", message_id=read.message_id, detail="already quarantined")
+        store.quarantine(
+            session,
+            read.raw,
+            source=source,
+            reason=read.problem,
+            now=now,
+            detail=read.detail,
+            message_id=read.message_id,
+            dedupe_key=key,
+        )
+        return Outcome("quarantined", message_id=read.message_id, detail=read.problem)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A message as read: parsed, or the reason to quarantine it (and any traceback)."""
+
+    raw: bytes
+    mail: ParsedMail | None
+    problem: str = ""
+    detail: str | None = None
+    message_id: str | None = None  # when storing it failed after parsing
+
+
+def _read(raw: bytes, limits: Limits) -> _Read:
+    try:
+        return _Read(raw, parse_mail(raw, limits))
+    except Quarantined as exc:
+        return _Read(raw, None, exc.reason)
+    except Exception as exc:  # a parser bug must not stop the source
+        return _Read(
+            raw, None, f"cannot parse: {type(exc).__name__}: {exc}", traceback.format_exc()
+        )

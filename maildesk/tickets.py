@@ -7,7 +7,7 @@ Runs inside the pipeline's transaction; agent mail has its own module
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,12 @@ if TYPE_CHECKING:
     from maildesk.pipeline import Pipeline
 
 
+class Opened(NamedTuple):
+    ticket: Ticket
+    route: Route
+    first_contact: bool  # the customer was not known before this mail
+
+
 def open_ticket(
     pipeline: Pipeline,
     session: Session,
@@ -34,9 +40,10 @@ def open_ticket(
     source: str,
     now: datetime,
     visible: str,
-) -> tuple[Ticket, Route]:
+) -> Opened:
     assert mail.sender is not None
     customer = store.customer_for(session, mail.sender, now)
+    first_contact = customer.id is None
     stored = CustomerInfo(customer.category, customer.organization, customer.language)
     router = pipeline.router
     route, _ = router.route_new(router.facts(mail, visible, stored, now))
@@ -92,7 +99,7 @@ def open_ticket(
         store.add_event(
             session, decision.follow_up_of, "maildesk", "followed_up", {"by": ticket.id}, now
         )
-    return ticket, route
+    return Opened(ticket, route, first_contact)
 
 
 def update_ticket(
@@ -241,6 +248,7 @@ def route_reply(
 def add_participants(
     pipeline: Pipeline, session: Session, ticket: Ticket, mail: ParsedMail, new: bool, now: datetime
 ) -> None:
+    """The sender and the other people addressed join the ticket, each once."""
     assert mail.sender is not None
     sender = mail.sender
     if sender.address in pipeline.policy.agents:
@@ -249,11 +257,16 @@ def add_participants(
         role = "requester"
     else:
         role = "cc"
-    store.add_participant(session, ticket, sender, role, now)
+    # A new ticket has nobody yet; a known one had its people loaded by threading.
+    known = set() if new else {p.address for p in ticket.participants}
+    wanted = [(sender, role)]
     for other in (*mail.to, *mail.cc):
         if not pipeline.ours.is_ours(other.address) and other.address != sender.address:
-            role = "agent" if other.address in pipeline.policy.agents else "cc"
-            store.add_participant(session, ticket, other, role, now)
+            wanted.append((other, "agent" if other.address in pipeline.policy.agents else "cc"))
+    for who, role in wanted:
+        if who.address not in known:
+            known.add(who.address)
+            store.add_participant(session, ticket, who, role, now)
 
 
 def suggest_articles(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import sys
+from itertools import islice
 from pathlib import Path
 
 import click
@@ -13,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from maildesk.cli import output
 from maildesk.cli.context import Desk, pass_desk
 from maildesk.errors import TryLater, UserError
+from maildesk.pipeline import GROUP_SIZE
 from maildesk.sources.archive import archive_messages
 
 
@@ -78,10 +80,10 @@ def import_archive(desk: Desk, path: Path, as_json: bool, no_progress: bool) -> 
         transient=True,
     ) as progress:
         task = progress.add_task("import", total=total)
-        for raw in messages:
-            outcome = pipeline.ingest(raw, f"import:{path.name}", acknowledge=False)
-            counts[outcome.status] += 1
-            progress.advance(task)
+        while chunk := list(islice(messages, GROUP_SIZE)):
+            for outcome in pipeline.ingest_many(chunk, f"import:{path.name}", acknowledge=False):
+                counts[outcome.status] += 1
+                progress.advance(task)
     summary = {
         k: counts.get(k, 0) for k in ("stored", "duplicate", "bounce", "held", "quarantined")
     }

@@ -101,9 +101,12 @@ class Mailer(Writer):
         acknowledge: bool,
         now: datetime,
         articles: list[dict[str, str]] | None = None,
+        first_contact: bool = False,
     ) -> None:
         """Acknowledge the customer (unless a robot, a rule or the hourly limit says no),
-        with the knowledge-base ``articles`` that may answer them, and notify the tier."""
+        with the knowledge-base ``articles`` that may answer them, and notify the tier.
+
+        ``first_contact``: the customer is new, so nothing was sent to them yet."""
         customer = ticket.requester.address if ticket.requester else ""
         wanted = [route.language, ticket.language, self.settings.helpdesk.default_language, "en"]
         if acknowledge and route.acknowledge is not False and customer:
@@ -112,7 +115,11 @@ class Mailer(Writer):
             )
             since = now - timedelta(hours=1)
             assert ticket.requester is not None and ticket.requester.id is not None
-            sent = queue.recent_count(session, "acknowledgement", ticket.requester.id, since)
+            sent = (
+                0
+                if first_contact
+                else queue.recent_count(session, "acknowledgement", ticket.requester.id, since)
+            )
             if sent >= self.limit:
                 add_event(
                     session,

@@ -192,7 +192,8 @@ class MailboxReader:
             yield batch
 
     def _process_batch(self, client: IMAPClient, batch: list[int], key: FolderKey) -> int:
-        """Commit each message, then acknowledge the committed ones in a few commands.
+        """Commit the messages (a group to a transaction), then acknowledge the committed
+        ones in a few commands.
 
         If the database fails halfway (TryLater), what was committed is still
         acknowledged and its claims finished before the error goes up; the
@@ -200,15 +201,16 @@ class MailboxReader:
         """
         fetched = client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"])
         done: dict[str, list[int]] = {}
-        gone: list[int] = []
+        # Expunged meanwhile by someone else: nothing to read.
+        gone = [u for u in batch if fetched.get(u, {}).get(b"BODY[]") is None]
+        present = [u for u in batch if u not in gone]
+        outcomes = self.pipeline.ingest_many(
+            [bytes(fetched[u][b"BODY[]"]) for u in present],
+            self.source,
+            arrived=[_aware(fetched[u].get(b"INTERNALDATE")) for u in present],
+        )
         try:
-            for uid in batch:
-                data = fetched.get(uid, {}).get(b"BODY[]")
-                if data is None:  # expunged meanwhile by someone else
-                    gone.append(uid)
-                    continue
-                arrived = fetched[uid].get(b"INTERNALDATE")
-                outcome = self.pipeline.ingest(bytes(data), self.source, arrived=_aware(arrived))
+            for uid, outcome in zip(present, outcomes, strict=True):
                 done.setdefault(self._target(outcome), []).append(uid)
                 outcome.log(log, self.source, f" uid {uid}")
         finally:

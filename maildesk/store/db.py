@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -13,13 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from maildesk.errors import TryLater
+from maildesk.store.turns import Turns
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the settings maildesk relies on.
 
     SQLite: WAL (readers do not block the writer), foreign keys enforced,
-    and a busy timeout so that the CLI and the daemon can share the file.
+    a busy timeout so that the CLI and the daemon can share the file, and
+    within the process, units of work that take turns (turns.py).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -30,9 +33,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        _turns[engine] = Turns()
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+# SQLite engines of this process, each with its queue of writers (see turns.py).
+_turns: WeakKeyDictionary[Engine, Turns] = WeakKeyDictionary()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -57,8 +65,10 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     A database that cannot be reached becomes ``TryLater`` so that sources
     answer 4xx / exit 75 instead of losing the message.
     """
+    bind = factory.kw.get("bind")
+    turns = _turns.get(bind) if isinstance(bind, Engine) else None
     try:
-        with factory.begin() as session:
+        with turns.turn() if turns else nullcontext(), factory.begin() as session:
             yield session
     except OperationalError as exc:
         raise TryLater(f"database unavailable: {exc.orig}") from exc

@@ -5,11 +5,11 @@ Everything here runs inside the caller's transaction; nothing commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from maildesk.parse import Address, ParsedMail
@@ -28,69 +28,84 @@ from maildesk.thread import TicketFacts
 
 def already_stored(session: Session, dedupe_key: str) -> str | None:
     """Where a message with this key already is: "message", "quarantine" or None."""
-    if session.scalar(select(Message.id).where(Message.dedupe_key == dedupe_key)) is not None:
-        return "message"
     found = session.scalar(
-        select(QuarantinedMessage.id).where(QuarantinedMessage.dedupe_key == dedupe_key)
+        select(literal("message"))
+        .where(Message.dedupe_key == dedupe_key)
+        .union_all(select(literal("quarantine")).where(QuarantinedMessage.dedupe_key == dedupe_key))
+        .limit(1)
     )
-    return "quarantine" if found is not None else None
+    return str(found) if found is not None else None
 
 
 def reference_hits(session: Session, ids: Iterable[str]) -> dict[str, int]:
-    """Message-ID -> ticket for every id we stored or sent."""
+    """Message-ID -> ticket for every id we stored or sent (a stored one first)."""
     wanted = list(dict.fromkeys(ids))[:200]
     if not wanted:
         return {}
-    hits: dict[str, int] = {}
-    for message_id, ticket_id in session.execute(
-        select(Message.message_id, Message.ticket_id).where(Message.message_id.in_(wanted))
-    ):
-        if message_id is not None:
-            hits.setdefault(message_id, ticket_id)
-    for sent_id, sent_ticket in session.execute(
-        select(OutboxMessage.message_id, OutboxMessage.ticket_id).where(
+    stored = select(literal(0), Message.message_id, Message.ticket_id).where(
+        Message.message_id.in_(wanted)
+    )
+    query = stored.union_all(
+        select(literal(1), OutboxMessage.message_id, OutboxMessage.ticket_id).where(
             OutboxMessage.message_id.in_(wanted), OutboxMessage.ticket_id.is_not(None)
         )
-    ):
-        if sent_ticket is not None:
-            hits.setdefault(sent_id, sent_ticket)
+    )
+    hits: dict[str, int] = {}
+    for _, message_id, ticket_id in sorted(session.execute(query), key=lambda row: row[0]):
+        if message_id is not None and ticket_id is not None:
+            hits.setdefault(message_id, ticket_id)
     return hits
 
 
-def ticket_facts(session: Session, numbers: Iterable[int]) -> dict[int, TicketFacts]:
+def load_tickets(session: Session, numbers: Iterable[int]) -> dict[int, Ticket]:
+    """The tickets that exist among these numbers.
+
+    The caller keeps the dict while it works: the session holds loaded rows
+    only weakly, and a ticket let go would be read again.
+    """
+    found = {n: session.get(Ticket, n) for n in set(numbers)}
+    return {n: t for n, t in found.items() if t is not None}
+
+
+def ticket_facts(session: Session, tickets: Mapping[int, Ticket]) -> dict[int, TicketFacts]:
+    """What threading needs to know of each ticket: its people and its Message-IDs."""
+    if not tickets:
+        return {}
+    numbers = list(tickets)
+    ids: dict[int, set[str]] = {n: set() for n in numbers}
+    stored = select(Message.ticket_id, Message.message_id).where(Message.ticket_id.in_(numbers))
+    query = stored.union_all(
+        select(OutboxMessage.ticket_id, OutboxMessage.message_id).where(
+            OutboxMessage.ticket_id.in_(numbers)
+        )
+    )
+    for number, message_id in session.execute(query):
+        if message_id and number in ids:
+            ids[number].add(message_id)
     facts: dict[int, TicketFacts] = {}
-    for number in set(numbers):
-        ticket = session.get(Ticket, number)
-        if ticket is None:
-            continue
+    for number, ticket in tickets.items():
         people = {p.address for p in ticket.participants}
         if ticket.requester is not None:
             people.add(ticket.requester.address)
-        ids = set(session.scalars(select(Message.message_id).where(Message.ticket_id == number)))
-        ids |= set(
-            session.scalars(
-                select(OutboxMessage.message_id).where(OutboxMessage.ticket_id == number)
-            )
-        )
         facts[number] = TicketFacts(
             id=number,
             status=ticket.status,
             closed_at=ticket.closed_at,
             people=frozenset(people),
-            message_ids=frozenset(i for i in ids if i),
+            message_ids=frozenset(ids[number]),
         )
     return facts
 
 
 def customer_for(session: Session, who: Address, now: datetime) -> Customer:
-    """The customer with this address, created on first contact."""
+    """The customer with this address; on first contact a new one, inserted with the
+    ticket that needs it (its ``id`` is None until then)."""
     customer = session.scalar(select(Customer).where(Customer.address == who.address))
     if customer is None:
         customer = Customer(
             address=who.address, name=who.name or None, created_at=now, updated_at=now
         )
         session.add(customer)
-        session.flush()
     elif who.name and not customer.name:
         customer.name = who.name
     return customer
@@ -99,21 +114,13 @@ def customer_for(session: Session, who: Address, now: datetime) -> Customer:
 def add_participant(
     session: Session, ticket: Ticket, who: Address, role: str, now: datetime
 ) -> None:
-    known = session.scalar(
-        select(Participant.id).where(
-            Participant.ticket_id == ticket.id, Participant.address == who.address
+    """Through the relationship, so that a ticket's loaded participants stay complete
+    for the next message of the same transaction."""
+    session.add(
+        Participant(
+            ticket=ticket, address=who.address, name=who.name or None, role=role, added_at=now
         )
     )
-    if known is None:
-        session.add(
-            Participant(
-                ticket_id=ticket.id,
-                address=who.address,
-                name=who.name or None,
-                role=role,
-                added_at=now,
-            )
-        )
 
 
 def add_event(
