@@ -257,8 +257,7 @@ def add_participants(
         role = "requester"
     else:
         role = "cc"
-    # A new ticket has nobody yet; a known one had its people loaded by threading.
-    known = set() if new else {p.address for p in ticket.participants}
+    known = set() if new else store.participant_addresses(session, ticket.id)
     wanted = [(sender, role)]
     for other in (*mail.to, *mail.cc):
         if not pipeline.ours.is_ours(other.address) and other.address != sender.address:
@@ -266,7 +265,7 @@ def add_participants(
     for who, role in wanted:
         if who.address not in known:
             known.add(who.address)
-            store.add_participant(session, ticket, who, role, now)
+            store.add_participant(session, ticket.id, who, role, now)
 
 
 def suggest_articles(

@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from maildesk.clock import FixedClock
@@ -334,3 +336,33 @@ def test_header_text_from_customers_cannot_break_composing() -> None:
         )
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert str(parsed["Subject"]) == shown
+
+
+@given(
+    text=st.text(max_size=3000),
+    html=st.one_of(st.none(), st.text(min_size=1, max_size=500)),
+)
+@settings(max_examples=300, deadline=None)
+def test_any_text_comes_back_as_written_in_7bit_mail(text: str, html: str | None) -> None:
+    """The hand-written MIME body: ASCII only, no defects, the text intact (line
+    endings aside) in the plain part and the HTML in its own."""
+    raw = compose(
+        Outgoing(kind="acknowledgement", to=("a@example.org",), subject="S", text=text, html=html),
+        message_id="<x@example.com>",
+        sender="support@example.com",
+        reply_to="support@example.com",
+        loop_token="support@example.com",
+        date=T0,
+    )
+    assert raw.isascii()
+    message = parsed(raw)
+    assert all(not part.defects for part in message.walk())
+
+    def lines(value: str) -> list[str]:
+        return value.replace("\r\n", "\n").replace("\r", "\n").removesuffix("\n").split("\n")
+
+    plain = message.get_body(("plain",))
+    assert plain is not None and lines(str(plain.get_content())) == lines(text)
+    if html:
+        part = message.get_body(("html",))
+        assert part is not None and lines(str(part.get_content())) == lines(html)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from email import quoprimime
 from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -48,17 +49,10 @@ def compose(
     loop_token: str,
     date: datetime,
 ) -> bytes:
-    """The top-level headers are written here; the email package builds only the MIME
-    body (its header registry cost more than all of the rest of an acknowledgement)."""
-    body = EmailMessage(policy=SMTP)
-    body.set_content(mail.text, charset="utf-8")
-    if mail.html:
-        body.add_alternative(mail.html, subtype="html", charset="utf-8")
-    for filename, content_type, content in mail.attachments:
-        maintype, _, subtype = content_type.partition("/")
-        if content_type == "message/rfc822" or not subtype:
-            maintype, subtype = "application", "octet-stream"
-        body.add_attachment(content, maintype=maintype, subtype=subtype, filename=_text(filename))
+    """Headers and a text (and HTML) body are written here; the email package builds
+    only a body with attachments (its header registry cost more than all of the rest
+    of an acknowledgement)."""
+    body = _with_attachments(mail) if mail.attachments else _text_body(mail.text, mail.html)
     headers = [
         ("From", formataddr((_text(mail.from_name), one_line(sender)), charset="utf-8")),
         ("To", ", ".join(one_line(a) for a in mail.to)),
@@ -79,7 +73,58 @@ def compose(
             ("X-Auto-Response-Suppress", "All"),
             ("Precedence", "auto_reply"),
         ]
-    return "".join(_header(name, value) for name, value in headers).encode() + body.as_bytes()
+    return "".join(_header(name, value) for name, value in headers).encode() + body
+
+
+def _with_attachments(mail: Outgoing) -> bytes:
+    body = EmailMessage(policy=SMTP)
+    body.set_content(mail.text, charset="utf-8")
+    if mail.html:
+        body.add_alternative(mail.html, subtype="html", charset="utf-8")
+    for filename, content_type, content in mail.attachments:
+        maintype, _, subtype = content_type.partition("/")
+        if content_type == "message/rfc822" or not subtype:
+            maintype, subtype = "application", "octet-stream"
+        body.add_attachment(content, maintype=maintype, subtype=subtype, filename=_text(filename))
+    return body.as_bytes()
+
+
+def _text_body(text: str, html: str | None) -> bytes:
+    """MIME-Version on: text/plain, or multipart/alternative with the HTML."""
+    if not html:
+        return b"MIME-Version: 1.0\r\n" + _text_part("plain", text)
+    boundary = f"=_md_{uuid.uuid4().hex}"
+    return b"".join(
+        [
+            b"MIME-Version: 1.0\r\n",
+            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode(),
+            f"--{boundary}\r\n".encode(),
+            _text_part("plain", text),
+            # The line break before a boundary belongs to the boundary, not to the part.
+            f"\r\n--{boundary}\r\n".encode(),
+            _text_part("html", html),
+            f"\r\n--{boundary}--\r\n".encode(),
+        ]
+    )
+
+
+def _text_part(subtype: str, content: str) -> bytes:
+    """A UTF-8 text part that any relay takes: 7bit when it is plain ASCII in short
+    lines, else quoted-printable (never 8bit: not every relay speaks 8BITMIME)."""
+    lines = content.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if content.isascii() and all(len(line) <= 998 for line in lines):
+        encoding, data = "7bit", "".join(f"{line}\r\n" for line in lines)
+    else:
+        raw = "".join(f"{line}\n" for line in lines).encode("utf-8").decode("latin-1")
+        encoding, data = "quoted-printable", quoprimime.body_encode(raw, eol="\r\n")
+        if not data.endswith("\r\n"):
+            data += "\r\n"
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n{data}"
+    ).encode("ascii")
 
 
 def _header(name: str, value: str) -> str:

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from maildesk.store.ingest import add_event
 from maildesk.store.models import OutboxMessage, Ticket
 
+_OUTBOX = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
+
 
 def enqueue(
     session: Session,
@@ -27,21 +29,24 @@ def enqueue(
     recipients: list[str],
     raw: bytes,
     now: datetime,
-) -> OutboxMessage:
-    row = OutboxMessage(
-        ticket_id=ticket_id,
-        kind=kind,
-        message_id=message_id,
-        sender=sender,
-        recipients=recipients,
-        raw=raw,
-        state="pending",
-        attempts=0,
-        created_at=now,
-        next_attempt_at=now,
+) -> None:
+    """Written at once, past the unit of work (nothing reads the row back as an
+    object in this transaction); committed with the change that caused it."""
+    session.connection().execute(
+        _OUTBOX.insert(),
+        {
+            "ticket_id": ticket_id,
+            "kind": kind,
+            "message_id": message_id,
+            "sender": sender,
+            "recipients": recipients,
+            "raw": raw,
+            "state": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        },
     )
-    session.add(row)  # flushed with the rest of the transaction
-    return row
 
 
 def recent_count(session: Session, kind: str, requester_id: int, since: datetime) -> int:

@@ -25,6 +25,9 @@ from maildesk.store.models import (
 )
 from maildesk.thread import TicketFacts
 
+_EVENTS = Event.metadata.tables[Event.__tablename__]
+_PARTICIPANTS = Participant.metadata.tables[Participant.__tablename__]
+
 
 def already_stored(session: Session, dedupe_key: str) -> str | None:
     """Where a message with this key already is: "message", "quarantine" or None."""
@@ -82,9 +85,14 @@ def ticket_facts(session: Session, tickets: Mapping[int, Ticket]) -> dict[int, T
     for number, message_id in session.execute(query):
         if message_id and number in ids:
             ids[number].add(message_id)
+    people_of: dict[int, set[str]] = {n: set() for n in numbers}
+    for number, address in session.execute(
+        select(Participant.ticket_id, Participant.address).where(Participant.ticket_id.in_(numbers))
+    ):
+        people_of[number].add(address)
     facts: dict[int, TicketFacts] = {}
     for number, ticket in tickets.items():
-        people = {p.address for p in ticket.participants}
+        people = people_of[number]
         if ticket.requester is not None:
             people.add(ticket.requester.address)
         facts[number] = TicketFacts(
@@ -111,15 +119,25 @@ def customer_for(session: Session, who: Address, now: datetime) -> Customer:
     return customer
 
 
+def participant_addresses(session: Session, ticket_id: int) -> set[str]:
+    return set(
+        session.scalars(select(Participant.address).where(Participant.ticket_id == ticket_id))
+    )
+
+
 def add_participant(
-    session: Session, ticket: Ticket, who: Address, role: str, now: datetime
+    session: Session, ticket_id: int, who: Address, role: str, now: datetime
 ) -> None:
-    """Through the relationship, so that a ticket's loaded participants stay complete
-    for the next message of the same transaction."""
-    session.add(
-        Participant(
-            ticket=ticket, address=who.address, name=who.name or None, role=role, added_at=now
-        )
+    """Written at once, past the unit of work, like events: read back only by queries."""
+    session.connection().execute(
+        _PARTICIPANTS.insert(),
+        {
+            "ticket_id": ticket_id,
+            "address": who.address,
+            "name": who.name or None,
+            "role": role,
+            "added_at": now,
+        },
     )
 
 
@@ -131,7 +149,13 @@ def add_event(
     detail: dict[str, Any],
     now: datetime,
 ) -> None:
-    session.add(Event(ticket_id=ticket_id, actor=actor, kind=kind, detail=detail, at=now))
+    """Written at once, past the unit of work: an audit row is never read back as an
+    object in the transaction that writes it, and the ORM's bookkeeping for it cost
+    more than the insert."""
+    session.connection().execute(
+        _EVENTS.insert(),
+        {"ticket_id": ticket_id, "actor": actor, "kind": kind, "detail": detail, "at": now},
+    )
 
 
 def store_message(
