@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from maildesk.clock import Clock
 from maildesk.config import read_password
@@ -232,7 +232,9 @@ class Sender:
             rows = {
                 row.id: row
                 for row in session.scalars(
-                    select(OutboxMessage).where(OutboxMessage.id.in_([i.id for i, _ in outcomes]))
+                    select(OutboxMessage)
+                    .where(OutboxMessage.id.in_([i.id for i, _ in outcomes]))
+                    .options(defer(OutboxMessage.raw))  # sent already: the bytes are not needed
                 )
             }
             for item, error in outcomes:

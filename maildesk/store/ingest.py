@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import literal, select
+from sqlalchemy import Connection, literal, select
 from sqlalchemy.orm import Session
 
 from maildesk.parse import Address, ParsedMail
@@ -29,9 +29,17 @@ _EVENTS = Event.metadata.tables[Event.__tablename__]
 _PARTICIPANTS = Participant.metadata.tables[Participant.__tablename__]
 
 
+def _rows(session: Session) -> Connection:
+    """For look-ups of plain rows: the session's connection, without the ORM's
+    compile and autoflush steps. Safe because every row they read is written at
+    once: messages and quarantine flush on creation, events, participants and
+    outbox rows are Core inserts."""
+    return session.connection()
+
+
 def already_stored(session: Session, dedupe_key: str) -> str | None:
     """Where a message with this key already is: "message", "quarantine" or None."""
-    found = session.scalar(
+    found = _rows(session).scalar(
         select(literal("message"))
         .where(Message.dedupe_key == dedupe_key)
         .union_all(select(literal("quarantine")).where(QuarantinedMessage.dedupe_key == dedupe_key))
@@ -54,7 +62,7 @@ def reference_hits(session: Session, ids: Iterable[str]) -> dict[str, int]:
         )
     )
     hits: dict[str, int] = {}
-    for _, message_id, ticket_id in sorted(session.execute(query), key=lambda row: row[0]):
+    for _, message_id, ticket_id in sorted(_rows(session).execute(query), key=lambda row: row[0]):
         if message_id is not None and ticket_id is not None:
             hits.setdefault(message_id, ticket_id)
     return hits
@@ -82,11 +90,11 @@ def ticket_facts(session: Session, tickets: Mapping[int, Ticket]) -> dict[int, T
             OutboxMessage.ticket_id.in_(numbers)
         )
     )
-    for number, message_id in session.execute(query):
+    for number, message_id in _rows(session).execute(query):
         if message_id and number in ids:
             ids[number].add(message_id)
     people_of: dict[int, set[str]] = {n: set() for n in numbers}
-    for number, address in session.execute(
+    for number, address in _rows(session).execute(
         select(Participant.ticket_id, Participant.address).where(Participant.ticket_id.in_(numbers))
     ):
         people_of[number].add(address)
@@ -121,7 +129,9 @@ def customer_for(session: Session, who: Address, now: datetime) -> Customer:
 
 def participant_addresses(session: Session, ticket_id: int) -> set[str]:
     return set(
-        session.scalars(select(Participant.address).where(Participant.ticket_id == ticket_id))
+        _rows(session).scalars(
+            select(Participant.address).where(Participant.ticket_id == ticket_id)
+        )
     )
 
 
