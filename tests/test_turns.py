@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from maildesk.store.db import make_engine, session_factory, transaction
+from maildesk.store.turns import Turns
 
 
 def test_a_writer_that_begins_again_at_once_cannot_keep_the_file(tmp_path: Path) -> None:
@@ -64,3 +65,27 @@ def test_a_unit_of_work_inside_another_on_the_same_thread_goes_on(tmp_path: Path
     with transaction(sessions) as later:
         assert later.execute(text("SELECT count(*) FROM t")).scalar() == 0
     engine.dispose()
+
+
+def test_a_turn_held_too_long_is_not_waited_for_forever() -> None:
+    """A holder that waits for another thread of ours would otherwise hang both."""
+    turns = Turns(patience=0.2)
+    holding = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with turns.turn():
+            holding.set()
+            release.wait(10)
+
+    first = threading.Thread(target=holder)
+    first.start()
+    holding.wait(10)
+    went_on = False
+    with turns.turn():
+        went_on = not release.is_set()  # inside, while the holder still holds
+    release.set()
+    first.join()
+    assert went_on
+    with turns.turn():  # and the queue is whole again afterwards
+        pass

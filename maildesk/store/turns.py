@@ -15,28 +15,40 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+PATIENCE = 30.0  # seconds, as SQLite's busy timeout (store/db.py)
+
 
 class Turns:
-    def __init__(self) -> None:
+    def __init__(self, patience: float = PATIENCE) -> None:
+        self.patience = patience
         self._changed = threading.Condition()
         self._waiting: deque[int] = deque()  # thread idents, the holder first
         self._depth = 0  # a thread inside its own turn (nested units of work)
 
     @contextmanager
     def turn(self) -> Iterator[None]:
+        """Wait for our turn, but not for ever: past ``patience`` (a holder that waits
+        on another thread of ours, say) go on without it and let SQLite's own busy
+        timeout decide, as it would without turns."""
         me = threading.get_ident()
         with self._changed:
             if self._waiting and self._waiting[0] == me:
                 self._depth += 1
+                held = True
             else:
                 self._waiting.append(me)
-                self._changed.wait_for(lambda: self._waiting[0] == me)
-                self._depth = 1
+                held = self._changed.wait_for(lambda: self._waiting[0] == me, self.patience)
+                if held:
+                    self._depth = 1
+                else:
+                    self._waiting.remove(me)
+                    self._changed.notify_all()
         try:
             yield
         finally:
-            with self._changed:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._waiting.popleft()
-                    self._changed.notify_all()
+            if held:
+                with self._changed:
+                    self._depth -= 1
+                    if self._depth == 0:
+                        self._waiting.popleft()
+                        self._changed.notify_all()
