@@ -257,7 +257,7 @@ def add_participants(
         role = "requester"
     else:
         role = "cc"
-    known = set() if new else store.participant_addresses(session, ticket.id)
+    known = set() if new else store.participants_of(session, [ticket.id])[ticket.id]
     wanted = [(sender, role)]
     for other in (*mail.to, *mail.cc):
         if not pipeline.ours.is_ours(other.address) and other.address != sender.address:

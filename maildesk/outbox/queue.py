@@ -13,10 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from maildesk.store.ingest import add_event
+from maildesk.store.ingest import add_event, insert_now
 from maildesk.store.models import OutboxMessage, Ticket
-
-_OUTBOX = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
 
 
 def enqueue(
@@ -30,10 +28,10 @@ def enqueue(
     raw: bytes,
     now: datetime,
 ) -> None:
-    """Written at once, past the unit of work (nothing reads the row back as an
-    object in this transaction); committed with the change that caused it."""
-    session.connection().execute(
-        _OUTBOX.insert(),
+    """Written at once (see insert_now); committed with the change that caused it."""
+    insert_now(
+        session,
+        OutboxMessage,
         {
             "ticket_id": ticket_id,
             "kind": kind,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from maildesk.parse import Address, ParsedMail
 from maildesk.store.models import (
     Attachment,
+    Base,
     Customer,
     Event,
     Message,
@@ -25,9 +26,6 @@ from maildesk.store.models import (
 )
 from maildesk.thread import TicketFacts
 
-_EVENTS = Event.metadata.tables[Event.__tablename__]
-_PARTICIPANTS = Participant.metadata.tables[Participant.__tablename__]
-
 
 def _rows(session: Session) -> Connection:
     """For look-ups of plain rows: the session's connection, without the ORM's
@@ -35,6 +33,13 @@ def _rows(session: Session) -> Connection:
     once: messages and quarantine flush on creation, events, participants and
     outbox rows are Core inserts."""
     return session.connection()
+
+
+def insert_now(session: Session, model: type[Base], values: dict[str, Any]) -> None:
+    """Write an append-only row at once, past the unit of work: for rows that nothing
+    reads back as objects in the transaction that writes them (events, participants,
+    outbox), where the ORM's bookkeeping cost more than the insert."""
+    session.connection().execute(model.metadata.tables[model.__tablename__].insert(), values)
 
 
 def already_stored(session: Session, dedupe_key: str) -> str | None:
@@ -93,11 +98,7 @@ def ticket_facts(session: Session, tickets: Mapping[int, Ticket]) -> dict[int, T
     for number, message_id in _rows(session).execute(query):
         if message_id and number in ids:
             ids[number].add(message_id)
-    people_of: dict[int, set[str]] = {n: set() for n in numbers}
-    for number, address in _rows(session).execute(
-        select(Participant.ticket_id, Participant.address).where(Participant.ticket_id.in_(numbers))
-    ):
-        people_of[number].add(address)
+    people_of = participants_of(session, numbers)
     facts: dict[int, TicketFacts] = {}
     for number, ticket in tickets.items():
         people = people_of[number]
@@ -127,20 +128,24 @@ def customer_for(session: Session, who: Address, now: datetime) -> Customer:
     return customer
 
 
-def participant_addresses(session: Session, ticket_id: int) -> set[str]:
-    return set(
-        _rows(session).scalars(
-            select(Participant.address).where(Participant.ticket_id == ticket_id)
+def participants_of(session: Session, numbers: Iterable[int]) -> dict[int, set[str]]:
+    """Ticket -> the addresses of its participants."""
+    found: dict[int, set[str]] = {n: set() for n in numbers}
+    for number, address in _rows(session).execute(
+        select(Participant.ticket_id, Participant.address).where(
+            Participant.ticket_id.in_(list(found))
         )
-    )
+    ):
+        found[number].add(address)
+    return found
 
 
 def add_participant(
     session: Session, ticket_id: int, who: Address, role: str, now: datetime
 ) -> None:
-    """Written at once, past the unit of work, like events: read back only by queries."""
-    session.connection().execute(
-        _PARTICIPANTS.insert(),
+    insert_now(
+        session,
+        Participant,
         {
             "ticket_id": ticket_id,
             "address": who.address,
@@ -159,11 +164,9 @@ def add_event(
     detail: dict[str, Any],
     now: datetime,
 ) -> None:
-    """Written at once, past the unit of work: an audit row is never read back as an
-    object in the transaction that writes it, and the ORM's bookkeeping for it cost
-    more than the insert."""
-    session.connection().execute(
-        _EVENTS.insert(),
+    insert_now(
+        session,
+        Event,
         {"ticket_id": ticket_id, "actor": actor, "kind": kind, "detail": detail, "at": now},
     )
 
