@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from maildesk import holding
 from maildesk.commands import HELP, Commands
 from maildesk.feedback import surveys
 from maildesk.parse import ParsedMail
 from maildesk.sla.timers import cancel, follow_status, policy_of
 from maildesk.store.ingest import add_event
 from maildesk.store.models import Message, Participant, Ticket
+from maildesk.tickets import lift_quiet
 
 if TYPE_CHECKING:
     from maildesk.pipeline import Pipeline
@@ -45,6 +47,11 @@ def handle(
         return
     before = ticket.status
     apply_commands(session, ticket, commands, agent, now)
+    for command in commands.commands:
+        if command.name == "admit":
+            holding.admit_address(pipeline, session, ticket, command.argument, agent, now)
+        elif command.name == "reject":
+            holding.reject_address(session, ticket, command.argument, agent, now)
     if commands.note:
         add_event(session, ticket.id, agent, "note", {"message": message.id}, now)
         _follow(pipeline, session, ticket, before, now)
@@ -56,13 +63,17 @@ def handle(
         pipeline.mailer.agent_copy(session, ticket, message, mail, commands.text, now)
         if ticket.first_response_at is None:
             ticket.first_response_at = now
+        if ticket.quiet:
+            # The agent wrote to them: the desk's own notices may follow.
+            lift_quiet(session, ticket, agent, "an agent answered", now)
         cancel(session, ticket.id, ["first_response", "next_response"], now)
         add_event(
             session, ticket.id, agent, "replied", {"message": message.id, "to": customers}, now
         )
         if ticket.status in ("new", "pending") and before == ticket.status:
             ticket.status = "open"
-    if ticket.status != before and ticket.status in ("resolved", "closed") and customers:
+    done = ticket.status != before and ticket.status in ("resolved", "closed")
+    if done and customers and not ticket.quiet:
         pipeline.mailer.status_notice(session, ticket, message, mail, customers, now)
     _follow(pipeline, session, ticket, before, now)
 

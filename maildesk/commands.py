@@ -19,7 +19,9 @@ HELP = """Commands (one per line, at the top of your reply):
   #tier NAME
   #tag NAME
   #note      (the whole mail is an internal note: no customer sees it)
-  #close     (the same as #status closed)"""
+  #close     (the same as #status closed)
+  #admit ADDRESS   (ADDRESS joins the ticket; its held mail goes in)
+  #reject ADDRESS  (ADDRESS's held mail stays out of the ticket)"""
 
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 _LINE = re.compile(r"^#([A-Za-z]+)\b\s*(.*)$")
@@ -82,6 +84,9 @@ def _check(name: str, argument: str, tiers: frozenset[str]) -> str | None:
     elif name == "tag":
         if not argument or " " in argument:
             return "tag needs one word"
+    elif name in ("admit", "reject"):
+        if not _ADDRESS.match(argument):
+            return f"{name} needs an e-mail address"
     elif name in ("note", "close"):
         if argument:
             return f"#{name} takes no argument"

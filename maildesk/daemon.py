@@ -23,11 +23,13 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from maildesk.config import Settings, load_settings, mailbox_secret
+from maildesk.config.semantics import trust_warnings
 from maildesk.errors import Problem, UserError
 from maildesk.feedback.surveys import SurveySender
 from maildesk.metrics import MailboxStatus, Metrics, start_http
 from maildesk.outbox.sender import Sender
-from maildesk.pipeline import Outcome, Pipeline
+from maildesk.outcome import Outcome
+from maildesk.pipeline import Pipeline
 from maildesk.routing.router import Router, Signature, rules_signature
 from maildesk.sla.scheduler import Fired, SlaScheduler
 from maildesk.sources.imap import MailboxReader, run_mailbox
@@ -295,6 +297,8 @@ class Daemon:
             outgoing,
             len(s.tiers),
         )
+        for warning in trust_warnings(s):
+            log.warning("%s: %s", s.source, warning)
 
     def _install_signals(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from maildesk.parse import ParsedMail, decode_bytes, message_ids
+from maildesk.trust.sender import Trust
 
 _ROBOT_LOCALS = re.compile(
     r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|noreply-.*|bounces?|"
@@ -55,14 +56,25 @@ class Bounce:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the guards found; ``reasons`` explain why no automatic reply may go out."""
+    """What the guards found; ``reasons`` explain why no automatic reply may go out.
+
+    ``trust`` is the sender's authentication and the spam filter's word
+    (trust/sender.py): a suspicious sender is answered by no robot either, but
+    unlike a loop suspect their mail is a real request.
+    """
 
     reasons: tuple[str, ...] = ()
     bounce: Bounce | None = None
+    trust: Trust = field(default_factory=Trust)
 
     @property
     def loop_suspect(self) -> bool:
         return bool(self.reasons) or self.bounce is not None
+
+    @property
+    def silent(self) -> bool:
+        """No automatic mail may go to this sender: a robot, a forged From, spam."""
+        return self.loop_suspect or self.trust.suspicious
 
     @property
     def kind(self) -> str:

@@ -1,4 +1,4 @@
-"""The one place that knows the stage order: parse -> guards -> thread -> route -> store.
+"""The one place that knows the stage order: parse -> guards -> thread -> join -> route -> store.
 
 ``Pipeline.ingest`` takes raw bytes from any source and returns an Outcome
 only after the database transaction has committed; sources acknowledge to
@@ -20,13 +20,14 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from maildesk import agent_mail, tickets
+from maildesk import agent_mail, holding, tickets
 from maildesk.clock import Clock, SystemClock
-from maildesk.commands import parse_commands
+from maildesk.commands import Command, parse_commands
 from maildesk.config.model import Settings
 from maildesk.errors import Quarantined, TryLater, UserError
 from maildesk.guards import Ours, Verdict, judge
 from maildesk.outbox.mails import Mailer
+from maildesk.outcome import Outcome
 from maildesk.parse import Limits, ParsedMail, parse_mail
 from maildesk.routing.route import Route
 from maildesk.routing.router import Router
@@ -36,41 +37,19 @@ from maildesk.store.models import Ticket
 from maildesk.thread import (
     Decision,
     Policy,
+    TicketFacts,
     decide,
     find_token,
     plus_ticket,
     referenced_ids,
 )
+from maildesk.trust.join import FREEMAIL, JoinPolicy, Sender, admit
+from maildesk.trust.sender import Trust, TrustPolicy, assess
 from maildesk.visible import visible_text
 
 log = logging.getLogger("maildesk.pipeline")
 GROUP_SIZE = 50  # messages committed together at most (ingest_many)
 GROUP_SECONDS = 0.2  # a group commits at least this often
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one message; every outcome is committed."""
-
-    status: str  # stored | duplicate | quarantined | held | bounce
-    ticket_id: int | None = None
-    message_id: str | None = None
-    new_ticket: bool = False
-    auto_reply: bool = False  # may an automatic reply go out (not a loop suspect)
-    detail: str = ""
-    acknowledge: str | bool | None = None  # a rule's choice of template, or False for none
-
-    def log(self, logger: logging.Logger, source: str, where: str = "") -> None:
-        """One INFO line with the ticket and Message-ID, for text and JSON logs alike."""
-        logger.info(
-            "%s%s message %s: %s ticket=%s",
-            source,
-            where,
-            self.message_id,
-            self.status,
-            self.ticket_id,
-            extra={"ticket": self.ticket_id, "message_id": self.message_id, "source": source},
-        )
 
 
 class Pipeline:
@@ -92,7 +71,13 @@ class Pipeline:
             agents=frozenset(a.lower() for a in agents),
             plus_addressing=settings.helpdesk.plus_addressing,
             reopen_days=settings.helpdesk.reopen_days,
-            foreign_token=settings.helpdesk.foreign_token,
+        )
+        self.trust = TrustPolicy(settings.trust.authserv_id, settings.trust.spam_score)
+        self.join = JoinPolicy(
+            join=settings.helpdesk.join,
+            stranger=settings.helpdesk.foreign_token,
+            suspicious=settings.trust.suspicious,
+            freemail=FREEMAIL | {d.lower() for d in settings.helpdesk.freemail_domains},
         )
         ours = {settings.helpdesk.address.lower()}
         ours |= {b.username.lower() for b in settings.mailboxes if "@" in b.username}
@@ -225,20 +210,26 @@ class Pipeline:
     ) -> Outcome:
         if read.mail is None:
             return self._quarantine_raw(session, read, source, now)
-        verdict = judge(read.mail, self.ours)
+        verdict = self.judge(read.mail)
         outcome = self.store_parsed(
             session, read.mail, verdict, source, now, acknowledge=acknowledge
         )
         return outcome if acknowledge else replace(outcome, auto_reply=False)
 
-    def is_agent(self, mail: ParsedMail) -> bool:
-        """An agent writing, as far as we trust the sender (helpdesk.trust_agents)."""
+    def judge(self, mail: ParsedMail) -> Verdict:
+        """The guards' verdict, with the sender's authentication and spam score."""
+        return replace(judge(mail, self.ours), trust=assess(mail, self.trust))
+
+    def is_agent(self, mail: ParsedMail, trust: Trust | None = None) -> bool:
+        """An agent writing, as far as we believe the From (helpdesk.trust_agents):
+        by its address, unless our MTA says it is forged; or only when our MTA
+        vouches for it."""
         if mail.sender is None or mail.sender.address not in self.policy.agents:
             return False
-        if self.settings.helpdesk.trust_agents == "sender":
-            return True
-        results = " ".join(mail.header_all("Authentication-Results")).lower()
-        return "spf=pass" in results or "dkim=pass" in results
+        trust = trust or assess(mail, self.trust)
+        if self.settings.trust_agents == "sender":
+            return trust.authentication != "fail"
+        return trust.authentication == "pass"
 
     def store_parsed(
         self,
@@ -266,28 +257,22 @@ class Pipeline:
             return self._bounce(session, mail, verdict, source, now)
         # Kept while we work: the session would forget them (see store.load_tickets).
         known: dict[int, Ticket] = {}
+        claims_agent = mail.sender.address in self.policy.agents
+        vouched = forced is not None and forced.admitted and claims_agent
+        sender = Sender(
+            mail.sender.address,
+            agent=vouched or self.is_agent(mail, verdict.trust),
+            claims_agent=claims_agent,
+            trust=verdict.trust,
+            ours=self.ours.is_ours(mail.sender.address),
+        )
         if forced is not None:
             decision = forced
         else:
-            decision, known = self._decide(session, mail, now)
+            decision, known, facts = self._decide(session, mail, now)
+            decision = admit(decision, sender, facts, self.join)
         if decision.hold:
-            store.quarantine(
-                session,
-                mail.raw,
-                source=source,
-                reason=f"held for review: {decision.reason}",
-                now=now,
-                kind="held",
-                message_id=mail.message_id,
-                dedupe_key=mail.dedupe_key,
-                ticket_id=decision.ticket_id,
-            )
-            return Outcome(
-                "held",
-                ticket_id=decision.ticket_id,
-                message_id=mail.message_id,
-                detail=decision.reason,
-            )
+            return holding.hold(self, session, mail, verdict, decision, source, now, known)
         visible = visible_text(mail.text)
         acknowledge_with: str | bool | None = None
         route = Route()
@@ -295,7 +280,7 @@ class Pipeline:
         first_contact = False
         if decision.ticket_id is None:
             ticket, route, first_contact = tickets.open_ticket(
-                self, session, mail, decision, source, now, visible
+                self, session, mail, decision, source, now, visible, verdict.trust
             )
             acknowledge_with = route.acknowledge
             new = True
@@ -305,10 +290,13 @@ class Pipeline:
             ticket = found
             new = False
             handled = tickets.update_ticket(
-                self, session, ticket, mail, decision, now, visible, verdict.loop_suspect
+                self, session, ticket, mail, decision, now, visible, verdict, sender.agent
             )
-        agent = not new and self.is_agent(mail)
+        agent = not new and sender.agent
         commands = parse_commands(visible, self.tiers) if agent else None
+        if commands is not None and holding.answers_held_notice(session, mail):
+            # A reply to a held-mail notice is about the held mail: never for the customer.
+            commands = replace(commands, commands=(*commands.commands, Command("note")))
         message = store.store_message(
             session,
             ticket,
@@ -322,7 +310,9 @@ class Pipeline:
             # Rejected commands and #note: kept, never shown to a customer.
             is_note=bool(commands and (commands.note or commands.problems)),
         )
-        tickets.add_participants(self, session, ticket, mail, new, now)
+        tickets.add_participants(
+            self, session, ticket, mail, new, now, agent=agent, trusted=not verdict.trust.suspicious
+        )
         if commands is not None:
             agent_mail.handle(self, session, ticket, message, mail, commands, now)
         elif not new and not verdict.loop_suspect and handled is None:
@@ -334,11 +324,20 @@ class Pipeline:
                 message,
                 mail,
                 route,
-                acknowledge=acknowledge and not verdict.loop_suspect,
+                acknowledge=acknowledge and not verdict.silent,
                 first_contact=first_contact,
                 now=now,
                 articles=tickets.suggest_articles(self, session, ticket, message, now),
             )
+            if acknowledge and verdict.trust.suspicious and not verdict.loop_suspect:
+                store.add_event(
+                    session,
+                    ticket.id,
+                    "maildesk",
+                    "acknowledgement_suppressed",
+                    {"why": "; ".join(verdict.trust.reasons)},
+                    now,
+                )
         if not new:
             store.add_event(
                 session,
@@ -353,14 +352,14 @@ class Pipeline:
             ticket_id=ticket.id,
             message_id=mail.message_id,
             new_ticket=new,
-            auto_reply=not verdict.loop_suspect and acknowledge_with is not False,
+            auto_reply=not verdict.silent and acknowledge_with is not False,
             detail=decision.reason,
             acknowledge=acknowledge_with,
         )
 
     def _decide(
         self, session: Session, mail: ParsedMail, now: datetime
-    ) -> tuple[Decision, dict[int, Ticket]]:
+    ) -> tuple[Decision, dict[int, Ticket], dict[int, TicketFacts]]:
         hits = store.reference_hits(session, referenced_ids(mail))
         candidates = set(hits.values())
         token = find_token(mail.subject, self.policy.token_format)
@@ -371,7 +370,7 @@ class Pipeline:
             candidates.add(plus)
         known = store.load_tickets(session, candidates)
         facts = store.ticket_facts(session, known)
-        return decide(mail, self.policy, hits, facts, now), known
+        return decide(mail, self.policy, hits, facts, now), known, facts
 
     def _bounce(
         self, session: Session, mail: ParsedMail, verdict: Verdict, source: str, now: datetime

@@ -2,48 +2,46 @@
 
 The raw bytes and the reason are kept (store/quarantine.py); a retry runs
 the stages again in one transaction, so that a second failure leaves the
-message in quarantine rather than nowhere.
+message in quarantine rather than nowhere. Held mail is admitted (or
+rejected) instead: see holding.py.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from maildesk.errors import Problem, Quarantined, UserError
-from maildesk.guards import judge
-from maildesk.parse import parse_mail
-from maildesk.pipeline import Outcome, Pipeline
+from maildesk import holding
+from maildesk.errors import Problem, UserError
+from maildesk.outcome import Outcome
+from maildesk.pipeline import Pipeline
 from maildesk.store.db import transaction
 from maildesk.store.models import QuarantinedMessage
 from maildesk.store.quarantine import release
-from maildesk.thread import Decision
+
+ADMIN = "admin"  # the actor of CLI admissions in the event log
 
 
 def retry_quarantined(pipeline: Pipeline, row_id: int) -> Outcome:
     """Run a quarantined message through the pipeline again, in one transaction.
 
-    A held message goes into the ticket it named: the admin vouched for it.
+    A held message is admitted into the ticket it named: the admin vouched for it.
     """
     now = pipeline.clock.now()
     with transaction(pipeline.sessions) as session:
-        row = session.get(QuarantinedMessage, row_id)
-        if row is None:
-            raise UserError([Problem("", f"no quarantined message {row_id}")])
+        row = _row(session, row_id)
+        if row.kind == "held":
+            if row.state not in ("held", "rejected"):
+                return Outcome(row.state, detail=f"already {row.state}")
+            return holding.admit_row(pipeline, session, row, ADMIN, now)
         if row.state != "held":
             return Outcome(row.state, detail=f"already {row.state}")
-        try:
-            mail = parse_mail(row.raw, pipeline.limits)
-        except Quarantined as exc:
-            row.attempts += 1
-            row.reason = exc.reason
-            return Outcome("quarantined", detail=exc.reason)
-        attempts, forced = row.attempts, None
-        if row.kind == "held" and row.ticket_id is not None:
-            forced = Decision(row.ticket_id, "released", "released from hold by an admin")
-        source = row.source
+        mail = holding.read_again(row, pipeline.limits)
+        if mail is None:
+            return Outcome("quarantined", detail=row.reason)
+        attempts, source = row.attempts, row.source
         release(session, row)
-        verdict = judge(mail, pipeline.ours)
-        outcome = pipeline.store_parsed(session, mail, verdict, source, now, forced)
+        outcome = pipeline.store_parsed(session, mail, pipeline.judge(mail), source, now)
         if outcome.status == "quarantined":
             again = session.scalar(
                 select(QuarantinedMessage).where(QuarantinedMessage.dedupe_key == mail.dedupe_key)
@@ -51,3 +49,37 @@ def retry_quarantined(pipeline: Pipeline, row_id: int) -> Outcome:
             if again is not None:
                 again.attempts = attempts + 1
         return outcome
+
+
+def admit_held(pipeline: Pipeline, row_id: int) -> Outcome:
+    """`maildesk quarantine admit`: a held (or rejected) mail into its ticket."""
+    now = pipeline.clock.now()
+    with transaction(pipeline.sessions) as session:
+        row = _row(session, row_id)
+        if row.kind != "held":
+            raise UserError(
+                [Problem("", f"message {row_id} is quarantined, not held: use quarantine retry")]
+            )
+        if row.state not in ("held", "rejected"):
+            return Outcome(row.state, detail=f"already {row.state}")
+        return holding.admit_row(pipeline, session, row, ADMIN, now)
+
+
+def reject_held(pipeline: Pipeline, row_id: int) -> Outcome:
+    """`maildesk quarantine reject`: keep a held mail out of its ticket (still stored)."""
+    now = pipeline.clock.now()
+    with transaction(pipeline.sessions) as session:
+        row = _row(session, row_id)
+        if row.kind != "held":
+            raise UserError([Problem("", f"message {row_id} is quarantined, not held")])
+        if row.state != "held":
+            return Outcome(row.state, ticket_id=row.ticket_id, detail=f"already {row.state}")
+        holding.reject_row(session, row, ADMIN, now)
+        return Outcome("rejected", ticket_id=row.ticket_id, message_id=row.message_id)
+
+
+def _row(session: Session, row_id: int) -> QuarantinedMessage:
+    row = session.get(QuarantinedMessage, row_id)
+    if row is None:
+        raise UserError([Problem("", f"no quarantined message {row_id}")])
+    return row

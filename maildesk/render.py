@@ -91,6 +91,12 @@ def render_event(
     """Render EVENT.LANG.txt (and .html if present). The text's first line may be
     "Subject: ..."; the subject is made one line whatever the values contain."""
     language = choose_language(folder, event, wanted)
+    if language is None and event in SHIPPED_EVENTS:
+        from maildesk.starter import starter_dir
+
+        shipped = starter_dir("templates")
+        if shipped != folder and choose_language(shipped, event, wanted) is not None:
+            return render_event(template_environment(shipped), shipped, event, wanted, context)
     if language is None:
         raise UserError(
             [
@@ -158,6 +164,15 @@ def sample_context() -> dict[str, Any]:
             "overdue": "",
         },
         "survey": {"score": 2, "comment": "It took three days."},
+        "held": {
+            "id": 7,
+            "sender": "mallory@elsewhere.example",
+            "sender_name": "Mallory",
+            "subject": "Re: [#1042] Printer on fire",
+            "reason": "ticket #1042, but mallory@elsewhere.example is not on ticket #1042",
+            "text": "Send me the invoice too.",
+            "attachments": [],
+        },
         "escalation": {
             "from_tier": "L1",
             "to_tier": "L2",
@@ -189,6 +204,9 @@ _SAMPLE_LINE = {
 }
 
 
+# Events added after desks were made: a desk's folder without them uses the shipped ones
+# (render_event's fallback), so an upgrade never leaves a desk unable to send them.
+SHIPPED_EVENTS = ("held", "forged_agent")
 REQUIRED_EVENTS = (
     "acknowledgement",
     "notification",

@@ -3,7 +3,9 @@
 In this order: (a) the ticket token in the subject, wherever the client put
 it; (b) In-Reply-To / References naming a message we stored or sent; (c) a
 plus-address on the support address (support+1042@…). Otherwise a new
-ticket. The decision is pure: the pipeline looks up the facts first.
+ticket. The decision is pure: the pipeline looks up the facts first. Whether
+the sender may write into the ticket found is the next stage's question
+(trust/join.py): a link is not a permission, a Message-ID leaks easily.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class TicketFacts:
     closed_at: datetime | None
     people: frozenset[str]  # requester, participants
     message_ids: frozenset[str]  # of its stored and sent messages
+    requester: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,6 @@ class Policy:
     agents: frozenset[str]
     plus_addressing: bool = True
     reopen_days: int = 14
-    foreign_token: str = "new_ticket"  # or "hold"
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class Decision:
     reopen: bool = False
     follow_up_of: int | None = None
     hold: bool = False
+    cause: str = ""  # why held: stranger | forged_agent | suspicious (trust/join.py)
+    admitted: bool = False  # an agent or admin let held mail in: no join check, sender vouched
 
 
 def decide(
@@ -161,29 +165,20 @@ def _checked(
     reason: str,
     now: datetime,
 ) -> Decision:
-    """A token or plus-address must belong to someone who has business in that ticket."""
-    ticket = facts.get(number)
-    if ticket is None:
-        referenced = _by_references(mail, hits)
-        if referenced is not None:
-            return _lifecycle(
-                referenced,
-                facts,
-                "references",
-                f"{reason} names no ticket; In-Reply-To/References",
-                now,
-                policy,
-            )
-        return Decision(None, "new", f"{reason} names no existing ticket")
-    sender = mail.sender.address if mail.sender else ""
-    known = sender in ticket.people or sender in policy.agents
-    related = bool(ticket.message_ids & {mail.in_reply_to, *mail.references})
-    if not known and not related:
-        why = f"{reason}, but {sender or 'the sender'} is not on ticket #{number}"
-        if policy.foreign_token == "hold":
-            return Decision(number, how, why, hold=True)
-        return Decision(None, "new", why, follow_up_of=None)
-    return _lifecycle(number, facts, how, reason, now, policy)
+    """A token or plus-address must name a ticket that exists; else References decide."""
+    if number in facts:
+        return _lifecycle(number, facts, how, reason, now, policy)
+    referenced = _by_references(mail, hits)
+    if referenced is not None:
+        return _lifecycle(
+            referenced,
+            facts,
+            "references",
+            f"{reason} names no ticket; In-Reply-To/References",
+            now,
+            policy,
+        )
+    return Decision(None, "new", f"{reason} names no existing ticket")
 
 
 def _lifecycle(

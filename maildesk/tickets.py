@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from maildesk.feedback import surveys
 from maildesk.feedback.replies import self_served_phrase, survey_score
+from maildesk.guards import Verdict
 from maildesk.language import detect_language
 from maildesk.parse import ParsedMail
 from maildesk.routing.facts import CustomerInfo
@@ -21,6 +22,7 @@ from maildesk.sla import timers
 from maildesk.store import ingest as store
 from maildesk.store.models import Message, Ticket
 from maildesk.thread import Decision, clean_subject
+from maildesk.trust.sender import Trust
 
 if TYPE_CHECKING:
     from maildesk.pipeline import Pipeline
@@ -40,13 +42,14 @@ def open_ticket(
     source: str,
     now: datetime,
     visible: str,
+    trust: Trust,
 ) -> Opened:
     assert mail.sender is not None
     customer = store.customer_for(session, mail.sender, now)
     first_contact = customer.id is None
     stored = CustomerInfo(customer.category, customer.organization, customer.language)
     router = pipeline.router
-    route, _ = router.route_new(router.facts(mail, visible, stored, now))
+    route, _ = router.route_new(router.facts(mail, visible, stored, now, trust=trust))
     if route.customer_category is not None:
         customer.category = route.customer_category
     if customer.language is None and route.language is not None:
@@ -68,6 +71,8 @@ def open_ticket(
         language=route.language,
         notify=list(route.notify),
         survey=route.survey is not False,
+        # A forged From or spam: no robot of ours writes to this address (README "Security").
+        quiet="; ".join(trust.reasons)[:1000] or None,
         created_at=now,
         updated_at=now,
     )
@@ -110,7 +115,8 @@ def update_ticket(
     decision: Decision,
     now: datetime,
     visible: str,
-    automatic: bool,
+    verdict: Verdict,
+    is_agent: bool,
 ) -> str | None:
     """A reply on a known ticket; returns "survey" or "self_served" when the reply was
     an answer to the survey or a thumbs-up that closed the ticket (nobody needs to hear
@@ -121,11 +127,13 @@ def update_ticket(
     """
     assert mail.sender is not None
     sender = mail.sender.address
-    is_agent = pipeline.is_agent(mail)
     ticket.updated_at = now
     before = ticket.status
-    if automatic:
+    if verdict.loop_suspect:
         return None
+    requester = ticket.requester.address if ticket.requester else None
+    if ticket.quiet and sender == requester and verdict.trust.authentication == "pass":
+        lift_quiet(session, ticket, sender, f"{sender} wrote again, authenticated", now)
     if not is_agent and ticket.status in surveys.DONE:
         survey = surveys.sent_survey(session, ticket.id)
         answer = survey_score(visible) if survey is not None else None
@@ -158,7 +166,7 @@ def update_ticket(
         ticket.status = "open"
     if is_agent:
         return None
-    route_reply(pipeline, session, ticket, mail, now, visible)
+    route_reply(pipeline, session, ticket, mail, now, visible, verdict.trust)
     served = _self_served(pipeline, session, ticket, sender, visible, now)
     policy = timers.policy_of(pipeline.settings, ticket)
     calendar = pipeline.router.calendar
@@ -204,6 +212,7 @@ def route_reply(
     mail: ParsedMail,
     now: datetime,
     visible: str,
+    trust: Trust,
 ) -> None:
     """Rules marked ``on: reply`` may change a ticket when its customer writes again."""
     router = pipeline.router
@@ -215,7 +224,7 @@ def route_reply(
         if customer is not None
         else None
     )
-    route = router.route_reply(router.facts(mail, visible, stored, now, reply=True))
+    route = router.route_reply(router.facts(mail, visible, stored, now, reply=True, trust=trust))
     changes: dict[str, object] = {}
     for field, value in (
         ("priority", route.priority),
@@ -246,12 +255,21 @@ def route_reply(
 
 
 def add_participants(
-    pipeline: Pipeline, session: Session, ticket: Ticket, mail: ParsedMail, new: bool, now: datetime
+    pipeline: Pipeline,
+    session: Session,
+    ticket: Ticket,
+    mail: ParsedMail,
+    new: bool,
+    now: datetime,
+    *,
+    agent: bool,
+    trusted: bool,
 ) -> None:
-    """The sender and the other people addressed join the ticket, each once."""
+    """The sender joins the ticket, and the people the requester or an agent put in
+    To/Cc: never those of anyone else, nor of a suspicious mail (README "Security")."""
     assert mail.sender is not None
     sender = mail.sender
-    if sender.address in pipeline.policy.agents:
+    if agent:
         role = "agent"
     elif new or (ticket.requester is not None and ticket.requester.address == sender.address):
         role = "requester"
@@ -259,13 +277,23 @@ def add_participants(
         role = "cc"
     known = set() if new else store.participants_of(session, [ticket.id])[ticket.id]
     wanted = [(sender, role)]
-    for other in (*mail.to, *mail.cc):
-        if not pipeline.ours.is_ours(other.address) and other.address != sender.address:
-            wanted.append((other, "agent" if other.address in pipeline.policy.agents else "cc"))
+    anyone = pipeline.settings.helpdesk.join == "anyone"
+    if agent or (trusted and (role == "requester" or anyone)):
+        for other in (*mail.to, *mail.cc):
+            if not pipeline.ours.is_ours(other.address) and other.address != sender.address:
+                wanted.append((other, "agent" if other.address in pipeline.policy.agents else "cc"))
     for who, role in wanted:
         if who.address not in known:
             known.add(who.address)
             store.add_participant(session, ticket.id, who, role, now)
+
+
+def lift_quiet(session: Session, ticket: Ticket, actor: str, why: str, now: datetime) -> None:
+    """Automatic mail may go to the requester again (surveys, status notices)."""
+    store.add_event(
+        session, ticket.id, actor, "quiet_lifted", {"was": ticket.quiet, "why": why}, now
+    )
+    ticket.quiet = None
 
 
 def suggest_articles(

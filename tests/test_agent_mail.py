@@ -7,7 +7,7 @@ import email.policy
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from maildesk.clock import FixedClock
 from maildesk.commands import Command, parse_commands
@@ -220,28 +220,50 @@ def test_agent_copy_goes_to_the_other_watchers(desk, smtp_sink: Sink) -> None:  
     assert "Bob Agent answered" in text and "Please restart the printer" in text
 
 
-def test_authenticated_trust_needs_spf_or_dkim(engine: Engine, db_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("results", "believed"),
+    [
+        ("", False),  # nothing from our MTA
+        ("evil.example; spf=pass smtp.mailfrom=example.com", False),  # not our MTA's header
+        ("mx.example.com; spf=pass smtp.mailfrom=other.example", False),  # not aligned
+        ("mx.example.com; spf=pass smtp.mailfrom=example.com", True),
+        ("mx.example.com; dkim=pass header.d=example.com", True),
+        ("mx.example.com; dmarc=pass header.from=example.com", True),
+        (
+            "mx.example.com; dmarc=fail header.from=example.com; "
+            "spf=pass smtp.mailfrom=example.com",
+            False,
+        ),
+    ],
+)
+def test_authenticated_agents_need_our_mtas_word(
+    engine: Engine, db_url: str, tmp_path: Path, results: str, believed: bool
+) -> None:
     settings = settings_for(tmp_path, db_url, {"spool_dir": "out"})
     settings = settings.model_copy(
         update={
-            "helpdesk": settings.helpdesk.model_copy(update={"trust_agents": "authenticated"}),
+            "trust": settings.trust.model_copy(update={"authserv_id": ("mx.example.com",)}),
             "tiers": (settings.tiers[0].model_copy(update={"agents": ("bob@example.com",)}),),
         }
     )
+    assert settings.trust_agents == "authenticated"  # the default once our MTA is named
     pipeline = Pipeline(settings, session_factory(engine), FixedClock(T0))
     n = pipeline.ingest(mail(sender="alice@example.org"), "test").ticket_id
     assert n is not None
-    forged = agent_reply(n, "thunderbird", "#status closed\n")
-    pipeline.ingest(forged, "test")
-    signed = agent_reply(n, "thunderbird", "#status closed\n", msgid="<bob2@example.com>")
-    signed = (
-        b"Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=example.com\r\n" + signed
-    )
+    reply = agent_reply(n, "thunderbird", "#status closed\n")
+    if results:
+        reply = f"Authentication-Results: {results}\r\n".encode() + reply
+    outcome = pipeline.ingest(reply, "test")
     with session_factory(engine)() as s:
-        assert s.get(Ticket, n).status != "closed"  # type: ignore[union-attr]
-    pipeline.ingest(signed, "test")
-    with session_factory(engine)() as s:
-        assert s.get(Ticket, n).status == "closed"  # type: ignore[union-attr]
+        status = s.get(Ticket, n).status  # type: ignore[union-attr]
+        relayed = s.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "reply")
+        )
+    if believed:
+        assert (outcome.status, status, relayed) == ("stored", "closed", 1)
+    else:
+        assert (outcome.status, status, relayed) == ("held", "new", 0)
+        assert "from agent bob@example.com, but" in outcome.detail
 
 
 def test_the_whole_conversation_through_dovecot_and_smtp(

@@ -122,6 +122,33 @@ def test_check_reports_bad_rules_and_templates(
     }
 
 
+def test_check_explains_the_trust_settings(
+    run: Run, write_desk: Callable[..., Path], minimal_config: Callable[[], str]
+) -> None:
+    config = write_desk(minimal_config())
+    code, out, _ = run("-c", str(config), "check")
+    assert code == 0
+    assert "ok   trust: only the requester, the people they or an agent put in To/Cc" in out
+    assert "no Authentication-Results are believed (trust.authserv_id unset)" in out
+    assert "agents are known by their From address" in out
+    assert "warn " in out and "trust.authserv_id: not set" in out
+    text = config.read_text().replace(
+        'address = "support@example.com"',
+        'address = "support@example.com"\ntrust_agents = "sender"\njoin = "anyone"',
+    )
+    config.write_text(text + '\n[trust]\nauthserv_id = ["mx.example.com"]\n')
+    code, out, _ = run("-c", str(config), "check", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["ok"] is True
+    [trust] = [c for c in report["checks"] if c["name"] == "trust"]
+    assert "Authentication-Results of mx.example.com are believed" in trust["detail"]
+    warned = [w["what"] for w in report["warnings"]]
+    assert [w.split(":", 1)[0] for w in warned] == ["helpdesk.trust_agents", "helpdesk.join"]
+    config.write_text(config.read_text().replace('trust_agents = "sender"\n', ""))
+    code, out, _ = run("-c", str(config), "check")
+    assert "agents must pass authentication" in out
+
+
 def test_check_reports_unset_password_variable(
     run: Run, write_desk: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -116,8 +116,8 @@ def test_smtp_port_follows_security(tmp_path: Path, security: str, port: int) ->
             'colour = "blue"\n',
             [
                 "colour: unknown key (known keys: calendar, database, helpdesk, http, inbound, "
-                "ingest, "
-                "mailboxes, outbox, paths, self_service, sla, sla_policies, smtp, survey, tiers)"
+                "ingest, mailboxes, outbox, paths, self_service, sla, sla_policies, smtp, survey, "
+                "tiers, trust)"
             ],
         ),
     ],
@@ -251,6 +251,43 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         (
             BASE + '[calendar]\nholidays_file = "nowhere.ics"\n',
             ["calendar.holidays_file: {dir}/nowhere.ics: cannot read: No such file or directory"],
+        ),
+        (
+            BASE.replace(
+                'address = "support@example.com"',
+                'address = "support@example.com"\ntrust_agents = "authenticated"',
+            ),
+            [
+                'helpdesk.trust_agents: "authenticated" needs trust.authserv_id, the id your '
+                "receiving MTA writes in Authentication-Results (without it anyone can write one)"
+            ],
+        ),
+        (
+            BASE + '[trust]\nauthserv_id = ["mx.example.com; dmarc=pass"]\nsuspicious = "drop"\n',
+            [
+                'trust.suspicious: expected one of "ticket", "hold"; got "drop"',
+            ],
+        ),
+        (
+            BASE + '[trust]\nauthserv_id = ["mx example"]\n',
+            [
+                "trust.authserv_id[0]: expected the host name your MTA writes first in "
+                'Authentication-Results (e.g. "mx.example.com"), got "mx example"'
+            ],
+        ),
+        (
+            BASE.replace(
+                'address = "support@example.com"',
+                'address = "support@example.com"\nfreemail_domains = ["not a domain"]',
+            ),
+            ['helpdesk.freemail_domains[0]: expected a domain name, got "not a domain"'],
+        ),
+        (
+            BASE.replace(
+                'address = "support@example.com"',
+                'address = "support@example.com"\njoin = "everyone"',
+            ),
+            ['helpdesk.join: expected one of "participants", "domain", "anyone"; got "everyone"'],
         ),
     ],
 )

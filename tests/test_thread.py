@@ -121,28 +121,16 @@ def test_plus_address() -> None:
     assert decide(mail("Hi", to="support+1042@example.com"), off, {}, facts(), NOW).how == "new"
 
 
-def test_foreign_token_opens_a_new_ticket_or_is_held() -> None:
+def test_threading_links_whoever_writes() -> None:
+    """Threading finds the ticket a mail points at; whether its sender may write there
+    is the join stage's question (tests/test_join.py)."""
     stranger = mail("Re: [#1042] Hi", sender="mallory@evil.example")
-    d = decide(stranger, POLICY, {}, facts(), NOW)
-    assert (d.ticket_id, d.how) == (None, "new") and "not on ticket #1042" in d.reason
-    hold = Policy(**{**POLICY.__dict__, "foreign_token": "hold"})
-    d = decide(stranger, hold, {}, facts(), NOW)
-    assert (d.ticket_id, d.hold) == (1042, True)
-
-
-def test_foreign_sender_with_references_into_the_ticket_is_accepted() -> None:
-    colleague = mail(
-        "Re: [#1042] Hi",
-        sender="bob@example.org",
-        headers="In-Reply-To: <ack-1042@example.com>\r\n",
+    assert decide(stranger, POLICY, {}, facts(), NOW).ticket_id == 1042
+    leaked = mail(
+        "Re: Hi", sender="mallory@evil.example", headers="In-Reply-To: <ack-1042@example.com>\r\n"
     )
-    d = decide(colleague, POLICY, {"<ack-1042@example.com>": 1042}, facts(), NOW)
-    assert (d.ticket_id, d.hold) == (1042, False)
-
-
-def test_agent_may_write_to_any_ticket() -> None:
-    d = decide(mail("[#1042] x", sender="agent@example.com"), POLICY, {}, facts(), NOW)
-    assert d.ticket_id == 1042
+    d = decide(leaked, POLICY, {"<ack-1042@example.com>": 1042}, facts(), NOW)
+    assert (d.ticket_id, d.how, d.hold) == (1042, "references", False)
 
 
 def test_closed_ticket_reopens_within_the_window_only() -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from maildesk.cli import output
 from maildesk.cli.context import Desk, pass_desk
 from maildesk.config import Settings, mailbox_secret, read_password, secret_problems
+from maildesk.config.semantics import trust_warnings
 from maildesk.errors import Problem, UserError
 from maildesk.outbox.relay import RelayUnavailable, probe_relay
 from maildesk.render import missing_templates, template_files, template_problems
@@ -27,6 +28,7 @@ class Report:
     checked: list[dict[str, object]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     failures: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # valid but risky: exit 0
 
     def ok(self, name: str, detail: str) -> None:
         self.checked.append({"name": name, "ok": True, "detail": detail})
@@ -65,6 +67,8 @@ def check(ctx: click.Context, desk: Desk, connect: bool, as_json: bool) -> None:
 def _check_files(settings: Settings, report: Report) -> None:
     found = secret_problems(settings)
     report.bad("config", found) if found else report.ok("config", str(settings.source))
+    report.ok("trust", trust_summary(settings))
+    report.warnings += [Problem(str(settings.source), w) for w in trust_warnings(settings)]
     router, found = Router.load(settings)
     if found:
         report.bad("rules", found)
@@ -83,6 +87,33 @@ def _check_files(settings: Settings, report: Report) -> None:
     else:
         count = len(template_files(settings.paths.templates))
         report.ok("templates", f"{count} template(s) in {settings.paths.templates}")
+
+
+def trust_summary(settings: Settings) -> str:
+    """The trust settings in words: who joins a ticket, whose From is believed."""
+    helpdesk, trust = settings.helpdesk, settings.trust
+    join = {
+        "participants": "only the requester, the people they or an agent put in To/Cc, "
+        "and agents write into a ticket",
+        "domain": "participants and the requester's colleagues at the same domain "
+        "write into a ticket",
+        "anyone": "anyone who names a ticket writes into it",
+    }[helpdesk.join]
+    others = "held for an agent" if helpdesk.foreign_token == "hold" else "a new ticket"
+    if trust.authserv_id:
+        mta = f"Authentication-Results of {', '.join(trust.authserv_id)} are believed"
+    else:
+        mta = "no Authentication-Results are believed (trust.authserv_id unset)"
+    agents = (
+        "agents must pass authentication"
+        if settings.trust_agents == "authenticated"
+        else "agents are known by their From address"
+    )
+    quiet = "opened without an acknowledgement" if trust.suspicious == "ticket" else "held"
+    return (
+        f"{join}; others' mail is {others}; {mta}; {agents}; mail failing DMARC or "
+        f"marked as spam (score {trust.spam_score:g} or more) is {quiet}"
+    )
 
 
 def _check_servers(desk: Desk, settings: Settings, report: Report) -> None:
@@ -133,11 +164,14 @@ def _print(report: Report, as_json: bool) -> None:
                 "checks": report.checked,
                 "problems": [{"where": p.where, "what": p.what} for p in report.problems],
                 "failures": [{"where": p.where, "what": p.what} for p in report.failures],
+                "warnings": [{"where": p.where, "what": p.what} for p in report.warnings],
             }
         )
         return
     for item in report.checked:
         mark = "ok  " if item["ok"] else "FAIL"
         output.say(f"{mark} {item['name']}: {item['detail']}")
+    for warning in report.warnings:
+        output.say(f"warn {warning}")
     for problem in [*report.problems, *report.failures]:
         output.error(str(problem))

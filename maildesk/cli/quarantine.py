@@ -10,14 +10,15 @@ import click
 from maildesk.cli import output
 from maildesk.cli.context import Desk, pass_desk
 from maildesk.errors import Problem, UserError
-from maildesk.quarantine import retry_quarantined
+from maildesk.outcome import Outcome
+from maildesk.quarantine import admit_held, reject_held, retry_quarantined
 from maildesk.store.models import QuarantinedMessage
 from maildesk.store.quarantine import quarantined
 
 
 @click.group()
 def quarantine() -> None:
-    """List, show and retry quarantined or held mail."""
+    """List, show and retry quarantined mail; admit or reject held mail."""
 
 
 def row_json(row: QuarantinedMessage) -> dict[str, Any]:
@@ -30,34 +31,36 @@ def row_json(row: QuarantinedMessage) -> dict[str, Any]:
         "reason": row.reason,
         "message_id": row.message_id,
         "ticket": row.ticket_id,
+        "sender": row.sender,
         "size": len(row.raw),
         "attempts": row.attempts,
     }
 
 
 @quarantine.command("list")
-@click.option("--all", "everything", is_flag=True, help="Also rows already released.")
+@click.option("--all", "everything", is_flag=True, help="Also rows released or rejected.")
+@click.option("--ticket", "ticket", type=int, help="Only mail held on this ticket.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @pass_desk
-def quarantine_list(desk: Desk, everything: bool, as_json: bool) -> None:
-    """Messages waiting in quarantine, oldest first."""
+def quarantine_list(desk: Desk, everything: bool, ticket: int | None, as_json: bool) -> None:
+    """Messages waiting in quarantine or held for review, oldest first."""
     with desk.sessions()() as session:
-        rows = quarantined(session, states=() if everything else ("held",))
+        rows = quarantined(session, states=() if everything else ("held",), ticket=ticket)
         data = [row_json(r) for r in rows]
     if as_json:
         output.print_json(data)
         return
     output.print_table(
-        ["ID", "KIND", "STATE", "RECEIVED", "SOURCE", "SIZE", "REASON"],
+        ["ID", "KIND", "STATE", "RECEIVED", "TICKET", "FROM", "REASON"],
         (
             [
                 d["id"],
                 d["kind"],
                 d["state"],
                 (d["received_at"] or "")[:16],
-                d["source"],
-                d["size"],
-                d["reason"][:70],
+                d["ticket"] or "-",
+                d["sender"] or "-",
+                d["reason"][:60],
             ]
             for d in data
         ),
@@ -95,6 +98,7 @@ def quarantine_show(desk: Desk, number: int, raw: bool, as_json: bool) -> None:
         "received_at",
         "message_id",
         "ticket",
+        "sender",
         "size",
         "attempts",
         "reason",
@@ -112,7 +116,7 @@ def quarantine_show(desk: Desk, number: int, raw: bool, as_json: bool) -> None:
 def quarantine_retry(desk: Desk, numbers: tuple[int, ...], everything: bool, as_json: bool) -> None:
     """Run quarantined messages through the pipeline again (after a fix or config change).
 
-    A held message (foreign ticket token) is appended to the ticket it named.
+    A held message is admitted into the ticket it named (see admit).
     """
     if not numbers and not everything:
         raise UserError([Problem("", "give IDs to retry, or --all")])
@@ -120,7 +124,33 @@ def quarantine_retry(desk: Desk, numbers: tuple[int, ...], everything: bool, as_
     if everything:
         with desk.sessions()() as session:
             numbers = tuple(r.id for r in quarantined(session))
-    results = [retry_quarantined(pipeline, n) for n in numbers]
+    _results(numbers, [retry_quarantined(pipeline, n) for n in numbers], as_json)
+
+
+@quarantine.command("admit")
+@click.argument("numbers", type=int, nargs=-1, required=True, metavar="ID...")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_desk
+def quarantine_admit(desk: Desk, numbers: tuple[int, ...], as_json: bool) -> None:
+    """Let held mail into the ticket it named; its sender joins the ticket.
+
+    A held mail that named no ticket (a suspicious first mail) opens one.
+    """
+    pipeline = desk.pipeline()
+    _results(numbers, [admit_held(pipeline, n) for n in numbers], as_json)
+
+
+@quarantine.command("reject")
+@click.argument("numbers", type=int, nargs=-1, required=True, metavar="ID...")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_desk
+def quarantine_reject(desk: Desk, numbers: tuple[int, ...], as_json: bool) -> None:
+    """Keep held mail out of its ticket for good (it stays stored; admit still can)."""
+    pipeline = desk.pipeline()
+    _results(numbers, [reject_held(pipeline, n) for n in numbers], as_json)
+
+
+def _results(numbers: tuple[int, ...], results: list[Outcome], as_json: bool) -> None:
     if as_json:
         output.print_json(
             [

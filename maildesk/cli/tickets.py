@@ -92,6 +92,16 @@ def tickets_show(ctx: click.Context, desk: Desk, ticket: str, as_json: bool) -> 
         data = ticket_json(detail.ticket, fmt)
         data["messages"] = [message_json(m) for m in detail.messages]
         data["events"] = [event_json(e) for e in detail.events]
+        data["held"] = [
+            {
+                "id": h.id,
+                "from": h.sender,
+                "received_at": output.timestamp(h.received_at),
+                "state": h.state,
+                "reason": h.reason,
+            }
+            for h in detail.held
+        ]
         output.print_json(data)
         return
     t = detail.ticket
@@ -120,6 +130,15 @@ def tickets_show(ctx: click.Context, desk: Desk, ticket: str, as_json: bool) -> 
         output.say(m.visible_text.rstrip())
         for a in m.attachments:
             output.say(f"[attachment] {a.filename} ({a.content_type}, {a.size} bytes)")
+    if detail.held:
+        output.say("\nHeld (not in the ticket; `maildesk quarantine admit ID`):", style="bold")
+        output.print_table(
+            ["id", "from", "received", "state", "why"],
+            (
+                [h.id, h.sender or "-", output.timestamp(h.received_at), h.state, h.reason[:70]]
+                for h in detail.held
+            ),
+        )
     if detail.events:
         output.say("\nHistory:", style="bold")
         output.print_table(

@@ -79,8 +79,27 @@ class Helpdesk(Section):
     timezone: str = "UTC"
     plus_addressing: bool = True
     reopen_days: Annotated[int, Field(ge=0)] = 14
-    foreign_token: Literal["new_ticket", "hold"] = "new_ticket"
-    trust_agents: Literal["sender", "authenticated"] = "sender"
+    # Who may write into an existing ticket (see trust/join.py and README "Security model").
+    join: Literal["participants", "domain", "anyone"] = "participants"
+    # More public mail providers, whose users are never colleagues under join = "domain".
+    freemail_domains: Annotated[tuple[str, ...], Field(strict=False)] = ()
+    # Mail from someone who may not join the ticket it names: held, or a new ticket.
+    foreign_token: Literal["new_ticket", "hold"] = "hold"
+    # Unset: "authenticated" when [trust] authserv_id names our MTA, else "sender".
+    trust_agents: Literal["sender", "authenticated"] | None = None
+
+
+class Trust(Section):
+    """Which Authentication-Results to believe, when mail is spam, what to do with it."""
+
+    # The authserv-id(s) our receiving MTA writes ("mx.example.com"; "mx.google.com"
+    # for Gmail; "microsoft365" for Exchange Online, which writes none).
+    authserv_id: Annotated[tuple[str, ...], Field(strict=False)] = ()
+    # A SpamAssassin or rspamd score at or above this marks the mail as spam.
+    spam_score: float = 5.0
+    # New mail whose From failed authentication, or spam: a ticket that sends the
+    # sender nothing ("ticket"), or held for an agent to admit ("hold").
+    suspicious: Literal["ticket", "hold"] = "ticket"
 
 
 class Database(Section):
@@ -259,6 +278,7 @@ class Settings(Section):
     """The whole validated configuration, plus where it came from."""
 
     helpdesk: Helpdesk
+    trust: Trust = Field(default_factory=Trust)
     database: Database = Field(default_factory=Database)
     mailboxes: Annotated[tuple[Mailbox, ...], Field(strict=False)] = ()
     smtp: Smtp
@@ -279,6 +299,14 @@ class Settings(Section):
     @property
     def source(self) -> Path:
         return self._source
+
+    @property
+    def trust_agents(self) -> str:
+        """How an agent's mail is believed: the setting, else by whether we know our MTA."""
+        chosen = self.helpdesk.trust_agents
+        if chosen is not None:
+            return chosen
+        return "authenticated" if self.trust.authserv_id else "sender"
 
     def tier(self, name: str) -> Tier | None:
         return next((t for t in self.tiers if t.name == name), None)

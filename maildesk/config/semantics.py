@@ -25,6 +25,7 @@ SUPPORTED_DATABASES = ("sqlite", "postgresql")
 def semantic_problems(settings: Settings) -> list[str]:
     return [
         *_helpdesk(settings),
+        *_trust(settings),
         *_database(settings),
         *_mailboxes(settings),
         *_smtp(settings),
@@ -58,6 +59,50 @@ def _helpdesk(settings: Settings) -> Iterator[str]:
             f'helpdesk.timezone: unknown time zone "{settings.helpdesk.timezone}" '
             '(use an IANA name such as "Europe/Berlin")'
         )
+
+
+_DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+_AUTHSERV = re.compile(r"^[^\s;()\"=]+$")
+
+
+def _trust(settings: Settings) -> Iterator[str]:
+    for index, value in enumerate(settings.trust.authserv_id):
+        if not _AUTHSERV.match(value):
+            yield (
+                f"trust.authserv_id[{index}]: expected the host name your MTA writes first in "
+                f'Authentication-Results (e.g. "mx.example.com"), got "{value}"'
+            )
+    for index, value in enumerate(settings.helpdesk.freemail_domains):
+        if not _DOMAIN.match(value.lower()):
+            yield f'helpdesk.freemail_domains[{index}]: expected a domain name, got "{value}"'
+    if settings.helpdesk.trust_agents == "authenticated" and not settings.trust.authserv_id:
+        yield (
+            'helpdesk.trust_agents: "authenticated" needs trust.authserv_id, the id your '
+            "receiving MTA writes in Authentication-Results (without it anyone can write one)"
+        )
+
+
+def trust_warnings(settings: Settings) -> list[str]:
+    """Valid but risky trust settings, for `maildesk check` (never a reason to refuse)."""
+    found: list[str] = []
+    if not settings.trust.authserv_id:
+        found.append(
+            "trust.authserv_id: not set, so no Authentication-Results is believed: a forged "
+            "From cannot be told from a real one, and agents are recognized by their From "
+            "address alone"
+        )
+    elif settings.helpdesk.trust_agents == "sender":
+        found.append(
+            'helpdesk.trust_agents: "sender" believes any mail with an agent\'s From address, '
+            "although your MTA's Authentication-Results could tell a forged one "
+            '(leave it unset or say "authenticated")'
+        )
+    if settings.helpdesk.join == "anyone":
+        found.append(
+            'helpdesk.join: "anyone" lets whoever knows a ticket token or a Message-ID of a '
+            "ticket join it and receive the agents' replies"
+        )
+    return found
 
 
 def _database(settings: Settings) -> Iterator[str]:

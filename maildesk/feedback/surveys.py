@@ -50,6 +50,8 @@ def follow_status(
 def schedule(session: Session, settings: Settings, ticket: Ticket, now: datetime) -> None:
     if not settings.survey.enabled or not ticket.survey or ticket.requester is None:
         return
+    if ticket.quiet:  # its first mail was forged or spam: no robot writes to them
+        return
     due = now + (parse_duration(settings.survey.delay) or timedelta(0))
     existing = session.scalar(select(Survey).where(Survey.ticket_id == ticket.id))
     if existing is None:

@@ -18,7 +18,7 @@ from typing import Any
 from maildesk.routing.facts import Facts
 
 # field -> (kind, getter of the original value, key of the lower-cased value)
-# kind: text (one string), list (any of several strings), bool
+# kind: text (one string), list (any of several strings), bool, number (or None: unknown)
 Getter = Callable[[Facts], Any]
 FIELDS: dict[str, tuple[str, Getter]] = {
     "sender": ("text", lambda f: f.sender),
@@ -36,8 +36,16 @@ FIELDS: dict[str, tuple[str, Getter]] = {
     "customer_organization": ("text", lambda f: f.customer.organization or ""),
     "customer_language": ("text", lambda f: f.customer.language or ""),
     "business_hours": ("bool", lambda f: f.business_hours),
+    "spam": ("bool", lambda f: f.spam),
+    "spam_score": ("number", lambda f: f.spam_score),
+    "authentication": ("text", lambda f: f.authentication),
+    "dmarc": ("text", lambda f: f.dmarc),
+    "spf": ("text", lambda f: f.spf),
+    "dkim": ("text", lambda f: f.dkim),
 }
-OPERATORS = ("equals", "contains", "matches", "in", "glob", "exists")
+TEXT_OPERATORS = ("equals", "contains", "matches", "in", "glob", "exists")
+NUMBER_OPERATORS = ("at_least", "below", "exists")
+OPERATORS = (*TEXT_OPERATORS, "at_least", "below")
 COMBINATORS = ("all", "any", "not")
 
 
@@ -163,6 +171,8 @@ class Leaf(Condition):
         return f"{names.add(self.matches)}(f)"
 
     def _getter(self) -> Getter:
+        if self.kind == "number":
+            return FIELDS[self.field][1]
         if self.field == "header":
             name = (self.header or "").lower()
             if self.ignore_case:
@@ -180,6 +190,13 @@ class Leaf(Condition):
         op, value = self.operator, self.value
         if self.kind == "bool":
             return lambda v: bool(v) == bool(value)
+        if self.kind == "number":
+            if op == "exists":
+                return lambda v: (v is not None) == bool(value)
+            limit = float(value)
+            if op == "at_least":
+                return lambda v: v is not None and v >= limit
+            return lambda v: v is not None and v < limit
         one: Callable[[str], bool]
         if op == "exists":
             return (lambda v: bool(v)) if value else (lambda v: not v)
@@ -220,6 +237,8 @@ class Leaf(Condition):
             return f"{name} {'exists' if self.value else 'does not exist'}"
         if self.operator == "in":
             return f"{name} in [{', '.join(_quote(v) for v in self.value)}]"
+        if self.kind == "number":
+            return f"{name} {'at least' if self.operator == 'at_least' else 'below'} {self.value:g}"
         return f"{name} {self.operator} {_quote(self.value)}"
 
     def _original(self, facts: Facts) -> Any:
@@ -237,6 +256,8 @@ class Leaf(Condition):
             hit = next((m for v in values if (m := self.regex.search(v))), None)
             if hit is not None:
                 return True, f"{self.text} (found {_quote(hit.group(0))})"
+        if self.kind == "number":
+            return ok, f"{self.text} (it is {'unknown' if original is None else f'{original:g}'})"
         actual = original if self.kind != "list" else list(original)
         if isinstance(actual, str) and len(actual) > 60:
             actual = actual[:57] + "..."

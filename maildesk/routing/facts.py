@@ -12,6 +12,7 @@ from typing import Any
 
 from maildesk.language import detect_language
 from maildesk.parse import ParsedMail
+from maildesk.trust.sender import Trust
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,13 @@ class Facts:
     customer: CustomerInfo = field(default_factory=CustomerInfo)
     business_hours: bool = True
     reply: bool = False
+    # The MTA's word (trust/sender.py): spam flag and score, authentication results.
+    spam: bool = False
+    spam_score: float | None = None
+    authentication: str = "none"
+    dmarc: str = "none"
+    spf: str = "none"
+    dkim: str = "none"
     # Lower-cased copies, made once: every ignore_case comparison reads these.
     lower: Mapping[str, Any] = field(default_factory=dict)
 
@@ -48,6 +56,7 @@ def facts_for(
     business_hours: bool,
     *,
     reply: bool = False,
+    trust: Trust | None = None,
 ) -> Facts:
     sender = mail.sender.address if mail.sender else ""
     headers: dict[str, tuple[str, ...]] = {}
@@ -61,6 +70,8 @@ def facts_for(
     sender_name = mail.sender.name if mail.sender else ""
     language = detect_language(f"{mail.subject}\n{visible}")
     domain = sender.rpartition("@")[2]
+    trust = trust or Trust()
+    results = trust.results
     lower: dict[str, Any] = {
         "sender": sender,  # addresses are stored lower-cased already
         "sender_domain": domain,
@@ -75,6 +86,10 @@ def facts_for(
         "customer_organization": (customer.organization or "").lower(),
         "customer_language": (customer.language or "").lower(),
         "headers": {k: tuple(v.lower() for v in vs) for k, vs in headers.items()},
+        "authentication": trust.authentication,
+        "dmarc": results.get("dmarc", "none"),
+        "spf": results.get("spf", "none"),
+        "dkim": results.get("dkim", "none"),
     }
     return Facts(
         sender=sender,
@@ -91,5 +106,11 @@ def facts_for(
         customer=customer,
         business_hours=business_hours,
         reply=reply,
+        spam=trust.spam,
+        spam_score=trust.spam_score,
+        authentication=trust.authentication,
+        dmarc=lower["dmarc"],
+        spf=lower["spf"],
+        dkim=lower["dkim"],
         lower=lower,
     )

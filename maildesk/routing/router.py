@@ -19,6 +19,7 @@ from maildesk.routing.facts import CustomerInfo, Facts, facts_for
 from maildesk.routing.route import Route
 from maildesk.routing.rules import Known, RuleSet, load_rules
 from maildesk.sla.calendar import BusinessCalendar
+from maildesk.trust.sender import Trust, TrustPolicy, assess
 
 Signature = tuple[tuple[str, float, int], ...]
 
@@ -43,6 +44,7 @@ class Router:
     default_tier: str | None
     kb: KnowledgeBase = field(default_factory=lambda: KnowledgeBase(()))
     signature: Signature = ()  # of the files as they were just before loading
+    trust: TrustPolicy = field(default_factory=TrustPolicy)
 
     @classmethod
     def load(cls, settings: Settings) -> tuple[Router, list[Problem]]:
@@ -58,6 +60,7 @@ class Router:
             settings.tiers[0].name if settings.tiers else None,
             KnowledgeBase(articles),
             signature,
+            TrustPolicy(settings.trust.authserv_id, settings.trust.spam_score),
         )
         return router, [*problems, *trouble, *bad_articles]
 
@@ -79,10 +82,17 @@ class Router:
         now: datetime,
         *,
         reply: bool = False,
+        trust: Trust | None = None,
     ) -> Facts:
+        """``trust``: the pipeline's verdict; else judged here (`maildesk rules test`)."""
         address = mail.sender.address if mail.sender else ""
         return facts_for(
-            mail, visible, self.customer(address, stored), self.calendar.is_open(now), reply=reply
+            mail,
+            visible,
+            self.customer(address, stored),
+            self.calendar.is_open(now),
+            reply=reply,
+            trust=trust if trust is not None else assess(mail, self.trust),
         )
 
     def route_new(

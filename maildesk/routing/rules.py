@@ -21,7 +21,9 @@ from maildesk.errors import Problem
 from maildesk.routing.conditions import (
     COMBINATORS,
     FIELDS,
+    NUMBER_OPERATORS,
     OPERATORS,
+    TEXT_OPERATORS,
     All,
     Always,
     Any_,
@@ -269,6 +271,11 @@ class _Compiler:
 
     def leaf(self, field_name: str, node: yaml.Node) -> Leaf | None:
         kind = FIELDS[field_name][0]
+        if kind == "number" and not isinstance(node, yaml.MappingNode):
+            self.problem(
+                node, f"{field_name} needs a comparison, e.g. {field_name}: {{at_least: 5}}"
+            )
+            return None
         if isinstance(node, yaml.ScalarNode):
             value = self.value(node)
             if kind == "bool":
@@ -302,8 +309,9 @@ class _Compiler:
                 self.unknown(items[name][0], name, (*OPERATORS, "ignore_case"), "operators")
         if len(ops) != 1:
             if not [n for n in options if n not in OPERATORS]:
+                allowed = NUMBER_OPERATORS if kind == "number" else TEXT_OPERATORS
                 self.problem(
-                    node, f"{field_name} needs exactly one operator ({', '.join(OPERATORS)})"
+                    node, f"{field_name} needs exactly one operator ({', '.join(allowed)})"
                 )
             return None
         op = ops[0]
@@ -314,6 +322,18 @@ class _Compiler:
         return Leaf(field_name, op, value, ignore_case=ignore_case, header=header)
 
     def _operand_ok(self, field_name: str, kind: str, op: str, value: Any, node: yaml.Node) -> bool:
+        if kind == "number":
+            if op not in NUMBER_OPERATORS:
+                self.problem(node, f"{field_name} is a number: use at_least, below or exists")
+                return False
+            if op != "exists" and (not isinstance(value, int | float) or isinstance(value, bool)):
+                self.problem(node, f"{op} needs a number, got {value!r}")
+                return False
+            if op != "exists":
+                return True
+        elif op in ("at_least", "below"):
+            self.problem(node, f"{op} is for numbers (spam_score), not {field_name}")
+            return False
         if kind == "bool" and op != "equals":
             self.problem(node, f"{field_name} is true or false: use {field_name}: true")
             return False

@@ -17,7 +17,8 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from maildesk.config.model import Mailbox
 from maildesk.errors import TryLater
 from maildesk.net import connection_problem, tls_context
-from maildesk.pipeline import Outcome, Pipeline
+from maildesk.outcome import Outcome
+from maildesk.pipeline import Pipeline
 from maildesk.store.db import transaction
 from maildesk.store.mailboxes import FolderKey, claim, finish, folder_progress, process_owner
 

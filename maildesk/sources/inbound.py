@@ -19,7 +19,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from maildesk.config.model import Inbound
 from maildesk.errors import Problem, TryLater, UserError
-from maildesk.pipeline import Outcome, Pipeline
+from maildesk.outcome import Outcome
+from maildesk.pipeline import Pipeline
 
 log = logging.getLogger("maildesk.inbound")
 TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"

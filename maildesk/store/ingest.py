@@ -110,6 +110,7 @@ def ticket_facts(session: Session, tickets: Mapping[int, Ticket]) -> dict[int, T
             closed_at=ticket.closed_at,
             people=frozenset(people),
             message_ids=frozenset(ids[number]),
+            requester=ticket.requester.address if ticket.requester is not None else None,
         )
     return facts
 
@@ -235,8 +236,10 @@ def quarantine(
     message_id: str | None = None,
     dedupe_key: str | None = None,
     ticket_id: int | None = None,
+    sender: str | None = None,
 ) -> QuarantinedMessage:
     row = QuarantinedMessage(
+        sender=sender,
         received_at=now,
         source=source,
         reason=reason[:2000],

@@ -36,7 +36,7 @@ PRIORITIES = ("urgent", "high", "normal", "low")
 DIRECTIONS = ("in", "out")
 MESSAGE_KINDS = ("mail", "auto", "bounce")
 OUTBOX_STATES = ("pending", "sent", "failed")
-QUARANTINE_STATES = ("held", "released", "deleted")
+QUARANTINE_STATES = ("held", "released", "deleted", "rejected")
 QUARANTINE_KINDS = ("quarantined", "held")
 
 # Named constraints, so that migrations can address them on every database.
@@ -144,6 +144,9 @@ class Ticket(Base):
     resolution: Mapped[str | None] = mapped_column(String(20))
     # False when a rule said survey: false.
     survey: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Why no automatic mail (status notice, survey) may go to the requester: the mail
+    # that opened it failed authentication or was spam. Lifted by an agent's answer.
+    quiet: Mapped[str | None] = mapped_column(Text)
 
     requester: Mapped[Customer | None] = relationship()
     messages: Mapped[list[Message]] = relationship(
@@ -322,6 +325,7 @@ class QuarantinedMessage(Base):
         CheckConstraint(_in("state", QUARANTINE_STATES), name="state"),
         CheckConstraint(_in("kind", QUARANTINE_KINDS), name="kind"),
         Index("ix_quarantine_state", "state"),
+        Index("ix_quarantine_ticket_id", "ticket_id"),  # a ticket's held mail
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -333,13 +337,16 @@ class QuarantinedMessage(Base):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     state: Mapped[str] = mapped_column(String(20), default="held")
     attempts: Mapped[int] = mapped_column(Integer, default=1)
-    # quarantined: could not be handled; held: kept for review (e.g. a foreign token)
+    # quarantined: could not be handled; held: kept for review (a stranger on a ticket,
+    # a forged agent); state rejected: an agent kept a held mail out (still stored)
     kind: Mapped[str] = mapped_column(
         String(20), default="quarantined", server_default="quarantined"
     )
     # The same bad mail delivered twice is held once.
     dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    # The From address of a held mail: `#admit ADDRESS` finds it by this.
+    sender: Mapped[str | None] = mapped_column(String(320))
 
 
 SLA_TARGETS = ("first_response", "next_response", "resolution")

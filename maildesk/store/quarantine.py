@@ -10,10 +10,14 @@ from sqlalchemy.orm import Session
 from maildesk.store.models import QuarantinedMessage
 
 
-def quarantined(session: Session, *, states: Sequence[str] = ("held",)) -> list[QuarantinedMessage]:
+def quarantined(
+    session: Session, *, states: Sequence[str] = ("held",), ticket: int | None = None
+) -> list[QuarantinedMessage]:
     query = select(QuarantinedMessage).order_by(QuarantinedMessage.id)
     if states:
         query = query.where(QuarantinedMessage.state.in_(states))
+    if ticket is not None:
+        query = query.where(QuarantinedMessage.ticket_id == ticket)
     return list(session.scalars(query))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from maildesk.store.models import Customer, Event, Message, Ticket
+from maildesk.store.models import Customer, Event, Message, QuarantinedMessage, Ticket
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,22 @@ class EventRow:
 
 
 @dataclass(frozen=True)
+class HeldRow:
+    """A mail held on the ticket: its sender may not write there until admitted."""
+
+    id: int
+    sender: str | None
+    received_at: datetime
+    state: str  # held | rejected
+    reason: str
+
+
+@dataclass(frozen=True)
 class TicketDetail:
     ticket: TicketRow
     messages: Sequence[MessageRow]
     events: Sequence[EventRow]
+    held: Sequence[HeldRow] = ()
 
 
 def _counts() -> Any:
@@ -117,10 +129,20 @@ def ticket_detail(session: Session, ticket_id: int) -> TicketDetail | None:
     if ticket is None:
         return None
     requester = ticket.requester.address if ticket.requester else None
+    held = session.scalars(
+        select(QuarantinedMessage)
+        .where(
+            QuarantinedMessage.ticket_id == ticket_id,
+            QuarantinedMessage.kind == "held",
+            QuarantinedMessage.state.in_(("held", "rejected")),
+        )
+        .order_by(QuarantinedMessage.id)
+    )
     return TicketDetail(
         ticket=_ticket_row(ticket, requester, len(ticket.messages)),
         messages=[_message_row(m) for m in ticket.messages],
         events=[_event_row(e) for e in ticket.events],
+        held=[HeldRow(h.id, h.sender, h.received_at, h.state, h.reason) for h in held],
     )
 
 

@@ -9,13 +9,15 @@ again with the same Message-ID, and its attempts show it.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -30,6 +32,7 @@ from maildesk.store.models import Message, OutboxMessage, QuarantinedMessage
 from maildesk.store.schema import upgrade
 from tests.support.dovecot import Account, Dovecot
 from tests.support.smtpsink import Sink
+from tests.test_exactly_once import wait_until
 from tests.test_sources import append, folder_count
 
 
@@ -90,6 +93,20 @@ def running(config: Path) -> Iterator[subprocess.Popen[bytes]]:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+def kill_when(process: subprocess.Popen[bytes], reached: Callable[[], bool], delay: float) -> bool:
+    """kill -9 the process ``delay`` seconds after ``reached()`` holds; False if it had
+    already ended by then (the kill point missed)."""
+    try:
+        wait_until(reached, 120)
+        time.sleep(delay)
+    finally:
+        alive = process.poll() is None
+        if alive:
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    return alive
 
 
 def desk_with_mail(

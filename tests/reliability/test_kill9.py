@@ -8,10 +8,7 @@ IMAP, claiming, sending and recording outbox rows.
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import time
 from pathlib import Path
 
 from tests.reliability.common import (
@@ -21,10 +18,10 @@ from tests.reliability.common import (
     desk_with_mail,
     finish,
     kept_count,
+    kill_when,
 )
 from tests.support.dovecot import Dovecot
 from tests.support.smtpsink import Sink
-from tests.test_exactly_once import wait_until
 
 TOTAL = 2000
 KILLS = 20
@@ -39,15 +36,8 @@ def test_kill_9_at_20_random_points(tmp_path: Path, dovecot: Dovecot, smtp_sink:
     config, account = desk_with_mail(tmp_path, db_url, dovecot, smtp_sink, mails)
     kills = 0
     for point, delay in zip(points, delays, strict=True):
-        process = daemon(config)
-        try:
-            wait_until(lambda p=point: kept_count(db_url) >= p, 120)
-            time.sleep(delay)
-        finally:
-            if process.poll() is None:
-                os.kill(process.pid, signal.SIGKILL)
-                kills += 1
-            process.wait(timeout=10)
+        reached = lambda p=point: kept_count(db_url) >= p  # noqa: E731
+        kills += kill_when(daemon(config), reached, delay)
     assert kills == KILLS, f"points {points}"
     finish(config)
     twice = assert_exactly_once(db_url, ids, dovecot, account, smtp_sink, crashes=kills)

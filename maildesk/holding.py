@@ -1,0 +1,274 @@
+"""Held mail: kept out of its ticket until an agent admits it, never lost.
+
+A mail is held when its sender may not write into the ticket it threads into
+(trust/join.py), claims an agent's address that our MTA does not vouch for, or
+is suspicious and the desk holds such mail. Its raw bytes wait in the
+quarantine table; the ticket's agents are told once per sender, a forged agent
+is reported to the tier leads. ``#admit ADDRESS`` (or `maildesk quarantine
+admit`) stores it into the ticket and makes the sender a participant;
+``#reject ADDRESS`` keeps it out, still stored. All inside the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from maildesk.errors import Quarantined
+from maildesk.guards import Verdict
+from maildesk.outcome import Outcome
+from maildesk.parse import Address, Limits, ParsedMail, parse_mail
+from maildesk.store import ingest as store
+from maildesk.store.models import Event, OutboxMessage, QuarantinedMessage, Ticket
+from maildesk.store.quarantine import release
+from maildesk.thread import Decision
+from maildesk.visible import visible_text
+
+if TYPE_CHECKING:
+    from maildesk.pipeline import Pipeline
+
+NOTICE_KINDS = ("held_notice", "forged_agent")
+REPORT_EVERY = timedelta(hours=1)  # one forged-agent report per claimed address and hour
+
+
+def hold(
+    pipeline: Pipeline,
+    session: Session,
+    mail: ParsedMail,
+    verdict: Verdict,
+    decision: Decision,
+    source: str,
+    now: datetime,
+    known: dict[int, Ticket],
+) -> Outcome:
+    """Store the mail as held, and tell whom it concerns."""
+    assert mail.sender is not None
+    address = mail.sender.address
+    ticket = known.get(decision.ticket_id) if decision.ticket_id is not None else None
+    told_before = ticket is not None and _held_before(session, ticket.id, address)
+    row = store.quarantine(
+        session,
+        mail.raw,
+        source=source,
+        reason=f"held for review: {decision.reason}",
+        now=now,
+        kind="held",
+        message_id=mail.message_id,
+        dedupe_key=mail.dedupe_key,
+        ticket_id=decision.ticket_id,
+        sender=address,
+    )
+    if ticket is not None:
+        store.add_event(
+            session,
+            ticket.id,
+            "maildesk",
+            "held",
+            {"quarantine": row.id, "from": address, "cause": decision.cause},
+            now,
+        )
+    if decision.cause == "forged_agent":
+        _report_forged_agent(pipeline, session, ticket, row, mail, decision.reason, now)
+    # Told once per sender and ticket; a robot's or a spammer's mail waits silently.
+    elif decision.cause == "stranger" and ticket and not (told_before or verdict.silent):
+        _notify_watchers(pipeline, session, ticket, row, mail, decision.reason, now)
+    return Outcome(
+        "held", ticket_id=decision.ticket_id, message_id=mail.message_id, detail=decision.reason
+    )
+
+
+def answers_held_notice(session: Session, mail: ParsedMail) -> bool:
+    """Is this an agent's reply to a held-mail notice (or a forged-agent report)?"""
+    parents = [i for i in (mail.in_reply_to, *mail.references[-1:]) if i]
+    if not parents:
+        return False
+    kind = session.scalar(
+        select(OutboxMessage.kind).where(
+            OutboxMessage.message_id.in_(parents), OutboxMessage.kind.in_(NOTICE_KINDS)
+        )
+    )
+    return kind is not None
+
+
+def admit_address(
+    pipeline: Pipeline, session: Session, ticket: Ticket, address: str, actor: str, now: datetime
+) -> list[Outcome]:
+    """``address`` joins the ticket, and its held (or rejected) mail there goes in."""
+    address = address.lower()
+    people = store.participants_of(session, [ticket.id])[ticket.id]
+    requester = ticket.requester.address if ticket.requester else None
+    if address not in people and address != requester:
+        store.add_participant(session, ticket.id, Address(address), "cc", now)
+    store.add_event(session, ticket.id, actor, "admitted", {"address": address}, now)
+    rows = session.scalars(
+        select(QuarantinedMessage)
+        .where(
+            QuarantinedMessage.ticket_id == ticket.id,
+            QuarantinedMessage.sender == address,
+            QuarantinedMessage.kind == "held",
+            QuarantinedMessage.state.in_(("held", "rejected")),
+        )
+        .order_by(QuarantinedMessage.id)
+    ).all()
+    return [admit_row(pipeline, session, row, actor, now) for row in rows]
+
+
+def admit_row(
+    pipeline: Pipeline, session: Session, row: QuarantinedMessage, actor: str, now: datetime
+) -> Outcome:
+    """One held mail into the ticket it named (or a new one): the actor vouched for it."""
+    mail = read_again(row, pipeline.limits)
+    if mail is None:
+        return Outcome("quarantined", detail=row.reason)
+    forced = Decision(row.ticket_id, "admitted", f"admitted by {actor}", admitted=True)
+    release(session, row)
+    # Storing it makes its sender a participant (tickets.add_participants).
+    return pipeline.store_parsed(session, mail, pipeline.judge(mail), row.source, now, forced)
+
+
+def read_again(row: QuarantinedMessage, limits: Limits) -> ParsedMail | None:
+    """A kept mail parsed again; None (the row counts the attempt, with the reason) if it
+    still cannot be read."""
+    try:
+        return parse_mail(row.raw, limits)
+    except Quarantined as exc:
+        row.attempts += 1
+        row.reason = exc.reason
+        return None
+
+
+def reject_address(
+    session: Session, ticket: Ticket, address: str, actor: str, now: datetime
+) -> int:
+    """Keep ``address``'s held mail out of the ticket (still stored); how many."""
+    rows = session.scalars(
+        select(QuarantinedMessage).where(
+            QuarantinedMessage.ticket_id == ticket.id,
+            QuarantinedMessage.sender == address.lower(),
+            QuarantinedMessage.kind == "held",
+            QuarantinedMessage.state == "held",
+        )
+    ).all()
+    for row in rows:
+        reject_row(session, row, actor, now)
+    if not rows:
+        store.add_event(session, ticket.id, actor, "rejected", {"address": address.lower()}, now)
+    return len(rows)
+
+
+def reject_row(session: Session, row: QuarantinedMessage, actor: str, now: datetime) -> None:
+    row.state = "rejected"
+    store.add_event(
+        session,
+        row.ticket_id,
+        actor,
+        "rejected",
+        {"quarantine": row.id, "address": row.sender},
+        now,
+    )
+
+
+def _held_before(session: Session, ticket_id: int, address: str) -> bool:
+    """Agents were already told of this sender on this ticket, or turned them away."""
+    found = session.scalar(
+        select(QuarantinedMessage.id)
+        .where(
+            QuarantinedMessage.ticket_id == ticket_id,
+            QuarantinedMessage.sender == address,
+            QuarantinedMessage.kind == "held",
+            QuarantinedMessage.state.in_(("held", "rejected")),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def held_values(row: QuarantinedMessage, mail: ParsedMail, reason: str) -> dict[str, Any]:
+    """The ``held`` template variable."""
+    assert mail.sender is not None
+    return {
+        "id": row.id,
+        "sender": mail.sender.address,
+        "sender_name": mail.sender.name,
+        "subject": mail.subject,
+        "reason": reason,
+        "text": visible_text(mail.text),
+        "attachments": [p.filename for p in mail.parts if not p.inline],
+    }
+
+
+def _notify_watchers(
+    pipeline: Pipeline,
+    session: Session,
+    ticket: Ticket,
+    row: QuarantinedMessage,
+    mail: ParsedMail,
+    reason: str,
+    now: datetime,
+) -> None:
+    mailer = pipeline.mailer
+    to = [a for a in mailer.watchers(ticket) if a]
+    if not to:
+        tier = pipeline.settings.tier(ticket.tier) if ticket.tier else None
+        to = [tier.lead] if tier and tier.lead else []
+    if not to:
+        return
+    wanted: list[str | None] = [pipeline.settings.helpdesk.default_language, "en"]
+    context = {
+        **mailer.context(ticket, None, mail, wanted[0] or "en"),
+        "held": held_values(row, mail, reason),
+    }
+    mailer.send(session, ticket, "held", "held_notice", to, wanted, context, now)
+
+
+def _report_forged_agent(
+    pipeline: Pipeline,
+    session: Session,
+    ticket: Ticket | None,
+    row: QuarantinedMessage,
+    mail: ParsedMail,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Tell the leads, once an hour per claimed address: a flood is one mail."""
+    assert mail.sender is not None
+    address = mail.sender.address
+    recent = session.scalar(
+        select(func.count())
+        .select_from(Event)
+        .where(
+            Event.kind == "forged_agent_reported",
+            Event.actor == address,
+            Event.at >= now - REPORT_EVERY,
+        )
+    )
+    if recent:
+        return
+    to = leads_for(pipeline, address, ticket.tier if ticket else None)
+    ticket_id = ticket.id if ticket else None
+    store.add_event(
+        session, ticket_id, address, "forged_agent_reported", {"to": to, "quarantine": row.id}, now
+    )
+    if not to:
+        return
+    settings = pipeline.settings
+    context = {
+        "helpdesk": {"name": settings.helpdesk.name, "address": settings.helpdesk.address},
+        "ticket": pipeline.mailer.context(ticket, None, mail, "en")["ticket"] if ticket else None,
+        "held": held_values(row, mail, reason),
+    }
+    wanted: list[str | None] = [settings.helpdesk.default_language, "en"]
+    # No ticket: the report must not thread into the ticket as if it were the agent's mail.
+    pipeline.mailer.send(session, None, "forged_agent", "forged_agent", to, wanted, context, now)
+
+
+def leads_for(pipeline: Pipeline, address: str, ticket_tier: str | None) -> list[str]:
+    """The leads of the claimed agent's tiers and of the ticket's, else every lead."""
+    tiers = pipeline.settings.tiers
+    mine = [t for t in tiers if address in t.agents or t.lead == address or t.name == ticket_tier]
+    leads = [t.lead for t in mine if t.lead] or [t.lead for t in tiers if t.lead]
+    return list(dict.fromkeys(leads))
