@@ -4,6 +4,10 @@ New questions in UTF-8, koi8-r and windows-1251, HTML mail, attachments,
 replies that carry only References or a ticket token in the subject,
 auto-replies, and bounces (delivery status notifications) of mail we sent;
 sizes from a few hundred bytes to ~40 KB. The same seed gives the same mail.
+A reply comes from whoever asked the question it answers (for a token, from
+whoever asked the question with that number, which is that ticket's requester
+when one process takes the mail in order), as it would at a real desk: a
+stranger's reply would be held (README "Security model").
 """
 
 from __future__ import annotations
@@ -51,10 +55,19 @@ RUSSIAN = [
 def messages(count: int, seed: int = 42) -> Iterator[bytes]:
     rng = random.Random(seed)
     start = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    asked: list[tuple[int, str]] = []  # (n, sender) of the mails that open a ticket
     for n in range(1, count + 1):
         date = format_datetime(start + timedelta(seconds=17 * n))
         sender = f"customer{rng.randrange(count // 3 + 1)}@client{rng.randrange(50)}.example"
         kind = rng.random()
+        if kind < 0.30 or kind >= 0.58:  # a question (or an auto-reply): a new ticket
+            asked.append((n, sender))
+        elif kind < 0.50 and n > 10 and asked:
+            parent, sender = rng.choice(asked)
+        elif kind < 0.55 and n > 10:
+            ticket = rng.randrange(1, n // 3 + 2)
+            if ticket <= len(asked):
+                sender = asked[ticket - 1][1]
         words = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(20, 400)))
         headers = (
             f"From: Customer <{sender}>\r\nTo: support@example.com\r\n"
@@ -75,8 +88,7 @@ def messages(count: int, seed: int = 42) -> Iterator[bytes]:
                 headers + f"Subject: HTML question {n}\r\nContent-Type: text/html; "
                 f"charset=utf-8\r\n\r\n{html}\r\n"
             ).encode()
-        elif kind < 0.50 and n > 10:
-            parent = rng.randrange(1, n)
+        elif kind < 0.50 and n > 10 and asked:
             yield (
                 headers + f"Subject: Re: question {parent}\r\n"
                 f"In-Reply-To: <bench-{seed}-{parent}@client.example>\r\n"
@@ -85,7 +97,6 @@ def messages(count: int, seed: int = 42) -> Iterator[bytes]:
                 "> earlier answer\r\n> more\r\n"
             ).encode()
         elif kind < 0.55 and n > 10:
-            ticket = rng.randrange(1, n // 3 + 2)
             yield (
                 headers + f"Subject: RE: AW: [#{ticket}] question {ticket}\r\n"
                 f"Content-Type: text/plain; charset=utf-8\r\n\r\n"

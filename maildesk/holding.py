@@ -74,11 +74,15 @@ def hold(
     if decision.cause == "forged_agent":
         _report_forged_agent(pipeline, session, ticket, row, mail, decision.reason, now)
     # Told once per sender and ticket; a robot's or a spammer's mail waits silently.
-    elif decision.cause == "stranger" and ticket and not (told_before or verdict.silent):
+    elif decision.cause == "stranger" and ticket and not told_before and not _noise(verdict):
         _notify_watchers(pipeline, session, ticket, row, mail, decision.reason, now)
     return Outcome(
         "held", ticket_id=decision.ticket_id, message_id=mail.message_id, detail=decision.reason
     )
+
+
+def _noise(verdict: Verdict) -> bool:
+    return verdict.loop_suspect or verdict.trust.spam
 
 
 def answers_held_notice(session: Session, mail: ParsedMail) -> bool:
@@ -113,6 +117,7 @@ def admit_address(
             QuarantinedMessage.state.in_(("held", "rejected")),
         )
         .order_by(QuarantinedMessage.id)
+        .with_for_update()
     ).all()
     return [admit_row(pipeline, session, row, actor, now) for row in rows]
 
@@ -146,12 +151,14 @@ def reject_address(
 ) -> int:
     """Keep ``address``'s held mail out of the ticket (still stored); how many."""
     rows = session.scalars(
-        select(QuarantinedMessage).where(
+        select(QuarantinedMessage)
+        .where(
             QuarantinedMessage.ticket_id == ticket.id,
             QuarantinedMessage.sender == address.lower(),
             QuarantinedMessage.kind == "held",
             QuarantinedMessage.state == "held",
         )
+        .with_for_update()
     ).all()
     for row in rows:
         reject_row(session, row, actor, now)

@@ -303,7 +303,8 @@ class Pipeline:
             mail,
             visible=commands.text if commands and not commands.problems else visible,
             kind=verdict.kind,
-            reasons=verdict.reasons,
+            # Why no robot answers this sender: a loop suspect's reasons, and the MTA's.
+            reasons=(*verdict.reasons, *verdict.trust.reasons),
             source=source,
             now=now,
             direction="out" if agent else "in",

@@ -79,7 +79,9 @@ def reject_held(pipeline: Pipeline, row_id: int) -> Outcome:
 
 
 def _row(session: Session, row_id: int) -> QuarantinedMessage:
-    row = session.get(QuarantinedMessage, row_id)
+    # Locked: two admins admitting one mail at once store it once (PostgreSQL; SQLite
+    # has one writer anyway).
+    row = session.get(QuarantinedMessage, row_id, with_for_update=True)
     if row is None:
         raise UserError([Problem("", f"no quarantined message {row_id}")])
     return row

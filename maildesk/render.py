@@ -131,6 +131,7 @@ def sample_context() -> dict[str, Any]:
             "tags": ["printer"],
             "assignee": None,
             "language": "en",
+            "quiet": None,
         },
         "customer": {
             "name": "Alice Example",

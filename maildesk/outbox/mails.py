@@ -69,6 +69,8 @@ class Mailer(Writer):
                 "tags": ticket.tags,
                 "assignee": ticket.assignee,
                 "language": ticket.language,
+                # Why no automatic mail goes to the customer (a forged From, spam), or None.
+                "quiet": ticket.quiet,
             },
             "customer": {
                 "name": customer.name if customer else None,
