@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from maildesk.routing.rules import Known, compile_file
 from maildesk.trust.authres import parse, trusted_results
 from maildesk.trust.sender import TrustPolicy, aligned, assess, organization
 from maildesk.trust.spam import judge_spam
+from tests.conftest import Run
 
 DATA = Path(__file__).parent / "data" / "trust"
 MX = ("mx.example.com",)
@@ -202,3 +205,18 @@ def test_trust_conditions_explain_their_mistakes(tmp_path: Path, rule: str, prob
     path.write_text(f"- name: x\n  when:\n    {rule}\n  then: {{tags: [x]}}\n")
     rules, problems = compile_file(path, Known(check_names=False))
     assert rules == [] and [p.what for p in problems] == [problem]
+
+
+def test_rules_test_shows_what_our_mta_said(
+    run: Run, write_desk: Callable[..., Path], minimal_config: Callable[[], str]
+) -> None:
+    config = write_desk(minimal_config() + '\n[trust]\nauthserv_id = ["mx.example.com"]\n')
+    code, out, _ = run("-c", str(config), "rules", "test", str(DATA / "rspamd-spam.eml"))
+    assert code == 0 and "authentication fail, spam (score 12.4)" in out
+    code, out, _ = run("-c", str(config), "rules", "test", str(DATA / "spamassassin-ham.eml"))
+    assert "authentication none, not spam (score -0.1)" in out
+    code, out, _ = run(
+        "-c", str(config), "rules", "test", str(DATA / "postfix-opendmarc-pass.eml"), "--json"
+    )
+    seen = json.loads(out)["message"]
+    assert (seen["authentication"], seen["spam"], seen["spam_score"]) == ("pass", False, None)

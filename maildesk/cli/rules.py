@@ -101,6 +101,9 @@ def rules_test(desk: Desk, message: Path, reply: bool, now_text: str | None, as_
         "customer_category": facts.customer.category,
         "customer_organization": facts.customer.organization,
         "business_hours": facts.business_hours,
+        "authentication": facts.authentication,
+        "spam": facts.spam,
+        "spam_score": facts.spam_score,
         "reply": reply,
         "database": note,
     }
@@ -125,7 +128,10 @@ def rules_test(desk: Desk, message: Path, reply: bool, now_text: str | None, as_
     output.say(
         f"{message}: from {facts.sender or '-'}, language {facts.language or '-'}, "
         f"customer category {facts.customer.category or '-'}, "
-        f"{'inside' if facts.business_hours else 'outside'} business hours"
+        f"{'inside' if facts.business_hours else 'outside'} business hours, "
+        f"authentication {facts.authentication}, "
+        f"{'spam' if facts.spam else 'not spam'}"
+        + (f" (score {facts.spam_score:g})" if facts.spam_score is not None else "")
     )
     if note:
         output.say(f"({note})")

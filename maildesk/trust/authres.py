@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 MICROSOFT365 = "microsoft365"
+MAX_LENGTH = 16384
 _SPACES_AROUND_EQUALS = re.compile(r"\s*=\s*")
 _SPACES_AROUND_DOT = re.compile(r"(?<=[A-Za-z])\s*\.\s*(?=[A-Za-z])")
 
@@ -68,13 +69,16 @@ def trusted_results(
     ``headers`` are (lower-case name, value) in message order, topmost first.
     """
     ids = {i.lower() for i in authserv_ids}
+    if not ids:
+        return (), ()  # nobody's word counts: not worth reading
     found: list[Result] = []
     ignored: list[str] = []
     topmost = True
     for name, value in headers:
         if name != "authentication-results":
             continue
-        parsed = parse(value)
+        # Real headers are a few hundred bytes; a huge one is noise (and slow to read).
+        parsed = parse(value) if len(value) <= MAX_LENGTH else None
         if parsed is None:
             topmost = False
             continue

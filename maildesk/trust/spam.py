@@ -20,6 +20,19 @@ _RSPAMD_RESULT = re.compile(
     r"^\s*default\s*:\s*(true|false)\s*\[\s*" + _NUMBER + r"\s*/", re.IGNORECASE
 )
 _FOREFRONT_SCL = re.compile(r"(?:^|;)\s*SCL\s*:\s*(-?\d+)", re.IGNORECASE)
+_NAMES = frozenset(
+    {
+        "x-spam-flag",
+        "x-spam",
+        "x-spam-status",
+        "x-spam-score",
+        "x-rspamd-score",
+        "x-spamd-result",
+        "x-rspamd-action",
+        "x-ms-exchange-organization-scl",
+        "x-forefront-antispam-report",
+    }
+)
 _SPAM_ACTIONS = {"add header", "rewrite subject", "reject", "soft reject", "quarantine"}
 
 
@@ -35,7 +48,9 @@ def judge_spam(headers: Sequence[tuple[str, str]], threshold: float) -> SpamVerd
     reasons: list[str] = []
     scores: list[float] = []
     for name, value in headers:
-        value = " ".join(value.split())
+        if name not in _NAMES:
+            continue
+        value = " ".join(value[:2000].split())
         if name in ("x-spam-flag", "x-spam") and value.lower().startswith("yes"):
             reasons.append(f"{_title(name)}: {value[:40]}")
         elif name == "x-spam-status":
