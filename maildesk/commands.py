@@ -14,7 +14,7 @@ from maildesk.store.models import PRIORITIES, TICKET_STATUSES
 
 HELP = """Commands (one per line, at the top of your reply):
   #status open|pending|resolved|closed
-  #assign me|ADDRESS
+  #assign me|ADDRESS   (ADDRESS: an agent of this desk)
   #priority urgent|high|normal|low
   #tier NAME
   #tag NAME
@@ -44,7 +44,10 @@ class Commands:
         return any(c.name == "note" for c in self.commands)
 
 
-def parse_commands(text: str, tiers: frozenset[str]) -> Commands:
+def parse_commands(
+    text: str, tiers: frozenset[str], agents: frozenset[str] | None = None
+) -> Commands:
+    """``agents``: who a ticket may be assigned to (None: anyone, for tests of syntax)."""
     lines = text.replace("\r\n", "\n").split("\n")
     commands: list[Command] = []
     problems: list[str] = []
@@ -58,7 +61,7 @@ def parse_commands(text: str, tiers: frozenset[str]) -> Commands:
         if not match:
             break
         name, argument = match.group(1).lower(), match.group(2).strip()
-        problem = _check(name, argument, tiers)
+        problem = _check(name, argument, tiers, agents)
         if problem:
             problems.append(f"{line}: {problem}")
         else:
@@ -68,13 +71,18 @@ def parse_commands(text: str, tiers: frozenset[str]) -> Commands:
     return Commands(tuple(commands), rest + "\n" if rest else "", tuple(problems))
 
 
-def _check(name: str, argument: str, tiers: frozenset[str]) -> str | None:
+def _check(
+    name: str, argument: str, tiers: frozenset[str], agents: frozenset[str] | None
+) -> str | None:
     if name == "status":
         if argument.lower() not in TICKET_STATUSES or argument.lower() == "new":
             return "status must be open, pending, resolved or closed"
     elif name == "assign":
         if argument.lower() != "me" and not _ADDRESS.match(argument):
             return "assign needs me or an e-mail address"
+        if argument.lower() != "me" and agents is not None and argument.lower() not in agents:
+            # The assignee hears every customer reply: never someone outside the desk.
+            return f"{argument} is not an agent of this desk (see [[tiers]] in maildesk.toml)"
     elif name == "priority":
         if argument.lower() not in PRIORITIES:
             return f"priority must be one of {', '.join(PRIORITIES)}"

@@ -66,6 +66,9 @@ class Verdict:
     reasons: tuple[str, ...] = ()
     bounce: Bounce | None = None
     trust: Trust = field(default_factory=Trust)
+    # A robot talking to us (our own mail quoted or looped back, the same text again
+    # and again): not even the agents are told of a new ticket it opens.
+    loop: bool = False
 
     @property
     def loop_suspect(self) -> bool:
@@ -89,6 +92,21 @@ class Ours:
 
     addresses: frozenset[str]
     loop_token: str
+    domain: str = ""  # of our Message-IDs (<md.1042.…@domain>)
+
+    @property
+    def quoted_ours(self) -> re.Pattern[str]:
+        """Our X-Loop line or one of our Message-IDs inside a mail's text: a robot that
+        answers with our whole mail, headers included (people's clients do not)."""
+        found = self.__dict__.get("_quoted")
+        if found is None:
+            loop = re.escape(self.loop_token)
+            ids = (
+                rf"<md\.(\d+\.)?[0-9a-f]{{32}}@{re.escape(self.domain)}>" if self.domain else "(?!)"
+            )
+            found = re.compile(rf"(^[>\s]*X-Loop:\s*{loop}\s*$)|{ids}", re.I | re.M)
+            object.__setattr__(self, "_quoted", found)
+        return found
 
     def is_ours(self, address: str) -> bool:
         local, _, domain = address.lower().partition("@")
@@ -108,6 +126,13 @@ def from_ourselves(mail: ParsedMail, ours: Ours) -> str | None:
 def our_loop_header(mail: ParsedMail, ours: Ours) -> str | None:
     if any(v.strip().lower() == ours.loop_token.lower() for v in mail.header_all("X-Loop")):
         return "carries our X-Loop header"
+    return None
+
+
+def quotes_our_headers(mail: ParsedMail, ours: Ours) -> str | None:
+    match = ours.quoted_ours.search(mail.text)
+    if match:
+        return f"quotes our own mail with its headers ({match.group(0).strip()[:60]})"
     return None
 
 
@@ -173,6 +198,7 @@ def report(mail: ParsedMail, _ours: Ours) -> str | None:
 CHECKS: tuple[Check, ...] = (
     from_ourselves,
     our_loop_header,
+    quotes_our_headers,
     auto_submitted,
     bulk_precedence,
     mailing_list,
@@ -184,9 +210,17 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
+# The checks that find our own mail coming back: a loop, not just an automatic mail.
+LOOP_CHECKS = (from_ourselves, our_loop_header, quotes_our_headers)
+
+
 def judge(mail: ParsedMail, ours: Ours, checks: Iterable[Check] = CHECKS) -> Verdict:
-    reasons = tuple(r for check in checks if (r := check(mail, ours)) is not None)
-    return Verdict(reasons=reasons, bounce=bounce(mail))
+    found = [(check, r) for check in checks if (r := check(mail, ours)) is not None]
+    return Verdict(
+        reasons=tuple(r for _, r in found),
+        bounce=bounce(mail),
+        loop=any(check in LOOP_CHECKS for check, _ in found),
+    )
 
 
 def bounce(mail: ParsedMail) -> Bounce | None:

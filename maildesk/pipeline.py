@@ -15,17 +15,18 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from maildesk import agent_mail, holding, tickets
 from maildesk.clock import Clock, SystemClock
-from maildesk.commands import Command, parse_commands
+from maildesk.commands import Command, Commands, parse_commands
 from maildesk.config.model import Settings
 from maildesk.errors import Quarantined, TryLater, UserError
 from maildesk.guards import Ours, Verdict, judge
+from maildesk.outbox import alerts
 from maildesk.outbox.mails import Mailer
 from maildesk.outcome import Outcome
 from maildesk.parse import Limits, ParsedMail, parse_mail
@@ -45,7 +46,7 @@ from maildesk.thread import (
 )
 from maildesk.trust.join import FREEMAIL, JoinPolicy, Sender, admit
 from maildesk.trust.sender import Trust, TrustPolicy, assess
-from maildesk.visible import visible_text
+from maildesk.visible import text_hash, visible_text
 
 log = logging.getLogger("maildesk.pipeline")
 GROUP_SIZE = 50  # messages committed together at most (ingest_many)
@@ -81,7 +82,11 @@ class Pipeline:
         )
         ours = {settings.helpdesk.address.lower()}
         ours |= {b.username.lower() for b in settings.mailboxes if "@" in b.username}
-        self.ours = Ours(addresses=frozenset(ours), loop_token=settings.helpdesk.address)
+        self.ours = Ours(
+            addresses=frozenset(ours),
+            loop_token=settings.helpdesk.address,
+            domain=settings.helpdesk.address.rpartition("@")[2].lower(),
+        )
         if router is None:
             router, problems = Router.load(settings)
             if problems:
@@ -266,6 +271,11 @@ class Pipeline:
             trust=verdict.trust,
             ours=self.ours.is_ours(mail.sender.address),
         )
+        visible = visible_text(mail.text)
+        body_hash = text_hash(visible)
+        repeated = self._repeated(session, body_hash, now) if not sender.agent else None
+        if repeated is not None:
+            verdict = replace(verdict, reasons=(*verdict.reasons, repeated[0]), loop=True)
         if forced is not None:
             decision = forced
         else:
@@ -273,7 +283,6 @@ class Pipeline:
             decision = admit(decision, sender, facts, self.join)
         if decision.hold:
             return holding.hold(self, session, mail, verdict, decision, source, now, known)
-        visible = visible_text(mail.text)
         acknowledge_with: str | bool | None = None
         route = Route()
         handled: str | None = None
@@ -293,8 +302,11 @@ class Pipeline:
                 self, session, ticket, mail, decision, now, visible, verdict, sender.agent
             )
         agent = not new and sender.agent
-        commands = parse_commands(visible, self.tiers) if agent else None
-        if commands is not None and holding.answers_held_notice(session, mail):
+        commands = parse_commands(visible, self.tiers, self.policy.agents) if agent else None
+        if commands is not None and verdict.loop_suspect:
+            # An agent's out-of-office: kept for the agents, never relayed, never a command.
+            commands = Commands((Command("note"),), visible)
+        elif commands is not None and holding.answers_held_notice(session, mail):
             # A reply to a held-mail notice is about the held mail: never for the customer.
             commands = replace(commands, commands=(*commands.commands, Command("note")))
         message = store.store_message(
@@ -310,7 +322,10 @@ class Pipeline:
             direction="out" if agent else "in",
             # Rejected commands and #note: kept, never shown to a customer.
             is_note=bool(commands and (commands.note or commands.problems)),
+            body_hash=body_hash,
         )
+        if repeated is not None and repeated[1]:
+            alerts.loop_alert(self.mailer, session, ticket, repeated[0], now)
         tickets.add_participants(
             self, session, ticket, mail, new, now, agent=agent, trusted=not verdict.trust.suspicious
         )
@@ -326,6 +341,7 @@ class Pipeline:
                 mail,
                 route,
                 acknowledge=acknowledge and not verdict.silent,
+                notify=not verdict.loop,
                 first_contact=first_contact,
                 now=now,
                 articles=tickets.suggest_articles(self, session, ticket, message, now),
@@ -357,6 +373,18 @@ class Pipeline:
             detail=decision.reason,
             acknowledge=acknowledge_with,
         )
+
+    def _repeated(
+        self, session: Session, body_hash: str | None, now: datetime
+    ) -> tuple[str, bool] | None:
+        """(why, first time) when customers sent this text too often this hour: a robot."""
+        if body_hash is None:
+            return None
+        limit = self.settings.outbox.same_text_per_hour
+        seen = store.same_text_count(session, body_hash, now - timedelta(hours=1))
+        if seen + 1 < limit:
+            return None
+        return f"the same text came {seen + 1} times within the hour", seen + 1 == limit
 
     def _decide(
         self, session: Session, mail: ParsedMail, now: datetime

@@ -165,6 +165,12 @@ def sample_context() -> dict[str, Any]:
             "overdue": "",
         },
         "survey": {"score": 2, "comment": "It took three days."},
+        "alert": {
+            "why": "20 mails about ticket #1042 this hour already",
+            "per_ticket": 20,
+            "per_address": 10,
+            "same_text": 5,
+        },
         "held": {
             "id": 7,
             "sender": "mallory@elsewhere.example",
@@ -207,7 +213,7 @@ _SAMPLE_LINE = {
 
 # Events added after desks were made: a desk's folder without them uses the shipped ones
 # (render_event's fallback), so an upgrade never leaves a desk unable to send them.
-SHIPPED_EVENTS = ("held", "forged_agent")
+SHIPPED_EVENTS = ("held", "forged_agent", "loop_alert")
 REQUIRED_EVENTS = (
     "acknowledgement",
     "notification",

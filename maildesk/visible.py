@@ -17,6 +17,7 @@ Then trailing signatures go: a "-- " line and everything below it, and
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 _MAX_LINE = 4000  # longer lines are never headers; keeps the regexes linear
@@ -205,3 +206,15 @@ def _trim_trailing_blank(lines: list[str]) -> list[str]:
     while lines and not lines[-1].strip():
         lines = lines[:-1]
     return lines
+
+
+def text_hash(text: str) -> str | None:
+    """A fingerprint of a mail's new text, spacing and case aside; None for no text.
+
+    The same text arriving again and again within the hour is a robot talking
+    (see the pipeline's loop check); a fingerprint is cheaper to count than the text.
+    """
+    words = " ".join(text.lower().split())
+    if not words:
+        return None
+    return hashlib.sha256(words.encode("utf-8", "replace")).hexdigest()[:32]

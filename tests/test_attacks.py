@@ -33,12 +33,15 @@ ALICE, MALLORY, AGENT, LEAD = (
 )
 
 
-def init_desk(tmp_path: Path, sink: Sink, extra: str = "") -> tuple[Path, int]:
-    """`maildesk init`, then the relay pointed at the sink and the listener on a free port."""
+def init_desk(
+    tmp_path: Path, sink: Sink, extra: str = "", port: int | None = None
+) -> tuple[Path, int]:
+    """`maildesk init`, then the relay pointed at the sink and the listener on ``port``
+    (a free one if not given)."""
     desk = tmp_path / "desk"
     assert main(["init", str(desk)]) == 0
     config = desk / "maildesk.toml"
-    port = free_port()
+    port = port or free_port()
     text = config.read_text()
     text = text.replace(
         'spool_dir = "outgoing"', f'host = "127.0.0.1"\nport = {sink.port}\nsecurity = "none"'
@@ -97,6 +100,13 @@ def ticket_of(message: EmailMessage) -> int:
     return int(found.group(1))
 
 
+def ask(port: int, sink: Sink, subject: str, text: str) -> tuple[EmailMessage, int]:
+    """Alice writes to the desk; her acknowledgement and the ticket number."""
+    send(port, mail(ALICE, subject, text, "<a1@c>"), ALICE)
+    ack = arrives(sink, ALICE, lambda m: subject in str(m["Subject"]))
+    return ack, ticket_of(ack)
+
+
 def everyone(sink: Sink) -> set[str]:
     return {r for m in sink.handler.messages for r in m.rcpt_tos}
 
@@ -113,9 +123,7 @@ def cli_json(config: Path, *args: str) -> object:
 def test_a_leaked_message_id_reaches_nobody(tmp_path: Path, smtp_sink: Sink) -> None:
     config, port = init_desk(tmp_path, smtp_sink)
     with daemon(config, port):
-        send(port, mail(ALICE, "Contract renewal", "Our contract 4711 expires.", "<a1@c>"), ALICE)
-        ack = arrives(smtp_sink, ALICE, lambda m: "Contract renewal" in str(m["Subject"]))
-        n = ticket_of(ack)
+        ack, n = ask(port, smtp_sink, "Contract renewal", "Our contract 4711 expires.")
         # Mallory got hold of the acknowledgement's Message-ID (a forward, a list).
         leak = mail(
             MALLORY,
@@ -183,9 +191,7 @@ def test_spam_with_a_forged_sender_sends_no_backscatter(tmp_path: Path, smtp_sin
 def test_a_forged_agent_changes_nothing(tmp_path: Path, smtp_sink: Sink) -> None:
     config, port = init_desk(tmp_path, smtp_sink, '\n[trust]\nauthserv_id = ["mx.example.com"]\n')
     with daemon(config, port):
-        send(port, mail(ALICE, "Printer on fire", "It burns.", "<a1@c>"), ALICE)
-        ack = arrives(smtp_sink, ALICE, lambda m: "Printer on fire" in str(m["Subject"]))
-        n = ticket_of(ack)
+        _ack, n = ask(port, smtp_sink, "Printer on fire", "It burns.")
         forged = mail(
             AGENT,
             f"Re: [#{n}] Printer on fire",

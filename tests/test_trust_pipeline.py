@@ -41,6 +41,7 @@ def desk(engine: Engine, tmp_path: Path, **config: Any) -> Pipeline:
         {
             "helpdesk": {**helpdesk, **config.pop("helpdesk", {})},
             "trust": config.pop("trust", {}),
+            "outbox": config.pop("outbox", {}),
             "smtp": {"spool_dir": "out"},
             "tiers": [
                 {"name": "L1", "agents": ["agent@example.com"], "lead": "lead@example.com"},

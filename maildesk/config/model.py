@@ -180,6 +180,13 @@ class Outbox(Section):
     retry_max: str = "1h"
     give_up_after: str = "2d"
     acknowledgements_per_hour: Annotated[int, Field(ge=0)] = 5
+    # Whatever the headers say, a loop ends here (clock hours): automatic and relayed
+    # mail about one ticket, and to one customer address; an alert goes to the lead.
+    per_ticket_per_hour: Annotated[int, Field(ge=1)] = 20
+    per_address_per_hour: Annotated[int, Field(ge=1)] = 10
+    # The same new text from customers this many times within an hour is a robot:
+    # stored, never answered automatically.
+    same_text_per_hour: Annotated[int, Field(ge=2)] = 5
 
 
 class Paths(Section):

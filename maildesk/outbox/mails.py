@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
-from maildesk.outbox import queue
+from maildesk.outbox import alerts, queue
 from maildesk.outbox.humanize import humanize
 from maildesk.outbox.writer import Writer
 from maildesk.parse import ParsedMail
@@ -104,6 +104,7 @@ class Mailer(Writer):
         now: datetime,
         articles: list[dict[str, str]] | None = None,
         first_contact: bool = False,
+        notify: bool = True,
     ) -> None:
         """Acknowledge the customer (unless a robot, a rule or the hourly limit says no),
         with the knowledge-base ``articles`` that may answer them, and notify the tier.
@@ -147,7 +148,7 @@ class Mailer(Writer):
                 )
         agents = self._tier_agents(ticket.tier)
         extra = [a for a in route.notify if a not in agents]
-        if agents or extra:
+        if notify and (agents or extra):
             self._queue(
                 session,
                 ticket,
@@ -160,6 +161,12 @@ class Mailer(Writer):
                 now,
                 reply=False,
             )
+
+    def suppressed(
+        self, session: Session, ticket: Ticket, kind: str, to: list[str], why: str, now: datetime
+    ) -> None:
+        super().suppressed(session, ticket, kind, to, why, now)
+        alerts.loop_alert(self, session, ticket, why, now)
 
     def watchers(self, ticket: Ticket) -> list[str]:
         """Who hears about a customer's reply: the assignee, else the tier's agents."""

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from maildesk.config.model import Settings
-from maildesk.outbox import queue
+from maildesk.outbox import budget, queue
 from maildesk.outbox.compose import Outgoing, compose, new_message_id
 from maildesk.render import render_event, template_environment
 from maildesk.store.ingest import add_event
@@ -26,6 +26,9 @@ class Writer:
         self.env = template_environment(self.folder)
         self.address = settings.helpdesk.address
         self.domain = self.address.rpartition("@")[2]
+        self.agents = frozenset(
+            a.lower() for t in settings.tiers for a in (*t.agents, t.lead) if a is not None
+        )
 
     def reply_to(self, ticket_id: int) -> str:
         if self.settings.helpdesk.plus_addressing:
@@ -53,6 +56,19 @@ class Writer:
         """Render ``template`` with ``context`` and queue it; the Message-ID, or None if
         the template failed (recorded as an event, never raised)."""
         ticket_id = ticket.id if ticket is not None else None
+        if ticket is not None and kind not in budget.UNCOUNTED:
+            outbox = self.settings.outbox
+            why = budget.spend(
+                session,
+                ticket.id,
+                [a for a in to if a.lower() not in self.agents],
+                per_ticket=outbox.per_ticket_per_hour,
+                per_address=outbox.per_address_per_hour,
+                now=now,
+            )
+            if why is not None:
+                self.suppressed(session, ticket, kind, to, why, now)
+                return None
         try:
             rendered = render_event(self.env, self.folder, template, wanted, context)
         except Exception as exc:  # a broken template must never cost us the customer's mail
@@ -109,6 +125,21 @@ class Writer:
             now,
         )
         return message_id
+
+    def suppressed(
+        self, session: Session, ticket: Ticket, kind: str, to: list[str], why: str, now: datetime
+    ) -> None:
+        """A mail not sent because a budget is spent: on the ticket's record (the Mailer
+        also alerts the lead)."""
+        log.warning("ticket %s: %s to %s not sent: %s", ticket.id, kind, ", ".join(to), why)
+        add_event(
+            session,
+            ticket.id,
+            "maildesk",
+            "mail_suppressed",
+            {"kind": kind, "to": to, "why": why},
+            now,
+        )
 
     def _template_error(
         self,

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, literal, select
+from sqlalchemy import Connection, func, literal, select
 from sqlalchemy.orm import Session
 
 from maildesk.parse import Address, ParsedMail
@@ -115,6 +115,22 @@ def ticket_facts(session: Session, tickets: Mapping[int, Ticket]) -> dict[int, T
     return facts
 
 
+def same_text_count(session: Session, body_hash: str, since: datetime) -> int:
+    """Customer mail with this text fingerprint since a moment (ix_messages_body_hash_...)."""
+    return int(
+        _rows(session).scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(
+                Message.body_hash == body_hash,
+                Message.received_at >= since,
+                Message.direction == "in",
+            )
+        )
+        or 0
+    )
+
+
 def customer_for(session: Session, who: Address, now: datetime) -> Customer:
     """The customer with this address; on first contact a new one, inserted with the
     ticket that needs it (its ``id`` is None until then)."""
@@ -184,6 +200,7 @@ def store_message(
     now: datetime,
     direction: str = "in",
     is_note: bool = False,
+    body_hash: str | None = None,
 ) -> Message:
     message = Message(
         ticket_id=ticket.id,
@@ -207,6 +224,7 @@ def store_message(
         raw=mail.raw,
         kind=kind,
         guard_reasons=list(reasons),
+        body_hash=body_hash,
     )
     for part in mail.parts:
         message.attachments.append(

@@ -173,6 +173,7 @@ class Message(Base):
         CheckConstraint(_in("kind", MESSAGE_KINDS), name="kind"),
         Index("ix_messages_message_id", "message_id"),
         Index("ix_messages_ticket_id", "ticket_id"),
+        Index("ix_messages_body_hash_received_at", "body_hash", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -198,6 +199,8 @@ class Message(Base):
     # mail | auto (a loop suspect: never answered automatically) | bounce
     kind: Mapped[str] = mapped_column(String(10), default="mail", server_default="mail")
     guard_reasons: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
+    # Of the new text, normalized: the same text again and again within an hour is a robot.
+    body_hash: Mapped[str | None] = mapped_column(String(32))
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     attachments: Mapped[list[Attachment]] = relationship(
@@ -283,6 +286,20 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class MailBudget(Base):
+    """How much automatic mail went to one ticket or address in one clock hour.
+
+    ``key`` is ``ticket:1042`` or ``to:alice@example.org``; an upsert per mail
+    counts, so that a loop is stopped by a limit whatever its headers say.
+    """
+
+    __tablename__ = "mail_budget"
+
+    key: Mapped[str] = mapped_column(String(340), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class MailboxState(Base):

@@ -1,0 +1,60 @@
+"""The alert that a mail loop was stopped: to the tier lead, once a day per ticket, five in all.
+
+A loop is stopped by the hourly budgets (outbox/budget.py) or by the same text
+arriving again and again (the pipeline's check); either way nothing incoming
+is lost, and a person should know that a robot is talking to the desk.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from maildesk.store.ingest import add_event
+from maildesk.store.models import Event, Ticket
+
+if TYPE_CHECKING:
+    from maildesk.outbox.mails import Mailer
+
+ONCE_PER = timedelta(days=1)
+DESK_PER_DAY = 5
+
+
+def loop_alert(mailer: Mailer, session: Session, ticket: Ticket, why: str, now: datetime) -> None:
+    alerted = session.execute(
+        select(Event.ticket_id).where(Event.kind == "loop_alert", Event.at >= now - ONCE_PER)
+    ).scalars()
+    last_day = list(alerted)
+    # Once a day per ticket, and a few an hour in all: a robot that opens a new ticket
+    # with every mail, and answers the alert too, must not be fed by the alerts.
+    if ticket.id in last_day or len(last_day) >= DESK_PER_DAY:
+        return
+    to = alert_recipients(mailer, ticket)
+    add_event(session, ticket.id, "maildesk", "loop_alert", {"why": why, "to": to}, now)
+    if not to:
+        return
+    wanted: list[str | None] = [mailer.settings.helpdesk.default_language, "en"]
+    outbox = mailer.settings.outbox
+    context = {
+        **mailer.context(ticket, None, None, wanted[0] or "en"),
+        "alert": {
+            "why": why,
+            "per_ticket": outbox.per_ticket_per_hour,
+            "per_address": outbox.per_address_per_hour,
+            "same_text": outbox.same_text_per_hour,
+        },
+    }
+    mailer.send(session, ticket, "loop_alert", "loop_alert", to, wanted, context, now)
+
+
+def alert_recipients(mailer: Mailer, ticket: Ticket) -> list[str]:
+    """The ticket's tier lead, else every lead, else the tier's agents."""
+    settings = mailer.settings
+    tier = settings.tier(ticket.tier) if ticket.tier else None
+    if tier is not None and tier.lead:
+        return [tier.lead]
+    leads = list(dict.fromkeys(t.lead for t in settings.tiers if t.lead))
+    return leads or (list(tier.agents) if tier else [])
