@@ -55,7 +55,7 @@ def compose(
     body = _with_attachments(mail) if mail.attachments else _text_body(mail.text, mail.html)
     headers = [
         ("From", formataddr((_text(mail.from_name), one_line(sender)), charset="utf-8")),
-        ("To", ", ".join(one_line(a) for a in mail.to)),
+        ("To", _addresses(mail.to)),
         ("Subject", _text(mail.subject)),
         ("Date", format_datetime(date)),
         ("Message-ID", one_line(message_id)),
@@ -73,7 +73,28 @@ def compose(
             ("X-Auto-Response-Suppress", "All"),
             ("Precedence", "auto_reply"),
         ]
-    return "".join(_header(name, value) for name, value in headers).encode() + body
+    lines = [
+        f"{name}: {value}\r\n" if name == "To" else _header(name, value) for name, value in headers
+    ]
+    return "".join(lines).encode() + body
+
+
+def _addresses(addresses: tuple[str, ...]) -> str:
+    """Bare addresses, folded one a line when long: a non-ASCII domain as IDNA; a
+    non-ASCII local part stays UTF-8 (RFC 6532; it only goes over SMTPUTF8). Never
+    an encoded word: that is not an address to any client."""
+    written = []
+    for address in addresses:
+        address = one_line(address).replace(",", "").replace(" ", "")
+        local, _, domain = address.rpartition("@")
+        if not domain.isascii():
+            try:
+                domain = domain.encode("idna").decode("ascii")
+            except UnicodeError:
+                pass
+        written.append(f"{local}@{domain}" if local else address)
+    joined = ", ".join(written)
+    return joined if len(joined) <= 70 else ",\r\n ".join(written)
 
 
 def _with_attachments(mail: Outgoing) -> bytes:

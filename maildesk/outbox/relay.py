@@ -82,26 +82,62 @@ def why(exc: BaseException) -> str:
     return connection_problem(exc)
 
 
+class Permanent(str):
+    """An error no retry can mend (an address that cannot be written for this relay)."""
+
+
+def envelope_address(address: str, smtputf8: bool) -> str | None:
+    """The address as the relay can take it: as it is if ASCII; a non-ASCII domain as
+    IDNA ("xn--"); a non-ASCII local part only over SMTPUTF8. None if it cannot go."""
+    if address.isascii():
+        return address
+    if smtputf8:
+        return address
+    local, _, domain = address.rpartition("@")
+    if not local.isascii():
+        return None
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return None
+
+
 def start_data(relay: smtplib.SMTP, sender: str, recipients: list[str], raw: bytes) -> str | None:
     """MAIL, RCPT, DATA and the content without the final dot; an error text, or None.
 
     Recipients the relay refuses while others are accepted are dropped, as
-    smtplib.sendmail does; all refused is an error.
+    smtplib.sendmail does; all refused is an error. Non-ASCII addresses go with
+    SMTPUTF8 when the relay offers it, else with IDNA domains; one that can go
+    neither way is refused here, with the reason (a Permanent error if none can go).
     """
     try:
         relay.ehlo_or_helo_if_needed()
+        utf8 = relay.does_esmtp and relay.has_extn("smtputf8")
         options = [f"size={len(raw)}"] if relay.does_esmtp and relay.has_extn("size") else []
-        code, reply = relay.mail(sender, options)
+        header_end = raw.find(b"\r\n\r\n")
+        needs_utf8 = (
+            not all(a.isascii() for a in (sender, *recipients))
+            or not raw[: header_end if header_end >= 0 else len(raw)].isascii()
+        )
+        if utf8 and needs_utf8:
+            options.append("SMTPUTF8")
+        code, reply = relay.mail(envelope_address(sender, utf8) or sender, options)
         if code != 250:
             return _refused(relay, code, reply)
-        refused = []
+        refused, unwritable = [], 0
         for recipient in recipients:
-            code, reply = relay.rcpt(recipient)
+            address = envelope_address(recipient, utf8)
+            if address is None:
+                unwritable += 1
+                refused.append(f"{recipient}: a non-ASCII address, and the relay has no SMTPUTF8")
+                continue
+            code, reply = relay.rcpt(address)
             if code not in (250, 251):
                 refused.append(f"{recipient}: {code} {reply.decode(errors='replace')}")
         if len(refused) == len(recipients):
             relay.rset()
-            return "all recipients refused: " + "; ".join(refused)
+            text = "all recipients refused: " + "; ".join(refused)
+            return Permanent(text) if unwritable == len(recipients) else text
         code, reply = relay.docmd("DATA")
         if code != 354:
             return _refused(relay, code, reply)
@@ -112,6 +148,9 @@ def start_data(relay: smtplib.SMTP, sender: str, recipients: list[str], raw: byt
         relay.send(body)
     except (smtplib.SMTPException, OSError) as exc:
         return why(exc)
+    except UnicodeError as exc:  # an address or command the relay cannot be sent
+        relay.close()
+        return Permanent(f"cannot be written for the relay: {exc}")
     return None
 
 

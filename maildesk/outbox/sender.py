@@ -22,7 +22,15 @@ from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
 from maildesk.errors import UserError
 from maildesk.outbox import queue
-from maildesk.outbox.relay import RelayUnavailable, close, end_data, open_relay, start_data, usable
+from maildesk.outbox.relay import (
+    Permanent,
+    RelayUnavailable,
+    close,
+    end_data,
+    open_relay,
+    start_data,
+    usable,
+)
 from maildesk.store.db import transaction
 from maildesk.store.models import OutboxMessage
 
@@ -114,7 +122,11 @@ class Sender:
                         self._record([(rest, str(exc)) for rest in batch[index:]])
                         self._fail_all_due(str(exc))
                         return delivered, []
-                error = self._hand_over(relay, item)
+                try:
+                    error = self._hand_over(relay, item)
+                except Exception as exc:  # one bad row must never hold back the others
+                    log.exception("sending %s failed", item.message_id)
+                    error = f"internal error: {type(exc).__name__}: {exc}"
                 if error is None:
                     delivered += 1
                     continue
@@ -244,8 +256,10 @@ class Sender:
                 if error is None:
                     queue.mark_sent(row, now)
                     continue
+                # A Permanent error gives up at once: no retry can mend it.
+                give_up = timedelta(0) if isinstance(error, Permanent) else self.give_up
                 queue.mark_failed_attempt(
-                    session, row, error, now, self.first, self.longest, self.give_up
+                    session, row, error, now, self.first, self.longest, give_up
                 )
                 failed.append((item, error, row.attempts))
         for item, error, attempts in failed:

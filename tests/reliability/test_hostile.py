@@ -7,6 +7,8 @@ a handful of mails, with every incoming mail stored and the lead told once.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -110,3 +112,36 @@ def test_a_ticket_is_assigned_to_agents_only(tmp_path: Path, smtp_sink: Sink) ->
         arrives(smtp_sink, AGENT, lambda m: "Still burning" in m.get_content())
     assert cli_json(config, "tickets", "show", str(n))["assignee"] is None  # type: ignore[call-overload, index]
     assert "mallory@evil.example" not in everyone(smtp_sink)
+
+
+@pytest.mark.parametrize("smtputf8", [True, False], ids=["smtputf8", "ascii-relay"])
+def test_a_non_ascii_address_holds_back_nothing(tmp_path: Path, smtputf8: bool) -> None:
+    """jürgen@müller.test once left his mail, and every row after it, stuck."""
+    # aiosmtpd's default offers SMTPUTF8; the other relay is told not to.
+    relay = Sink(smtputf8=smtputf8).start()
+    try:
+        config, _ = init_desk(tmp_path, relay)
+        for sender, subject in (
+            ("jürgen@müller.test", "Drucker brennt"),
+            ("anna@müller.test", "Drucker raucht"),
+            (ALICE, "Printer on fire"),
+        ):
+            raw = mail(sender, subject, "Hilfe.", f"<{subject.split()[1]}@x>")
+            pipe = ["maildesk", "-c", str(config), "ingest"]
+            subprocess.run([sys.executable, "-m", *pipe], input=raw, check=True)
+        # One run sends the whole outbox in one batch, the poisoned rows first.
+        subprocess.run(
+            [sys.executable, "-m", "maildesk", "-c", str(config), "run", "--once"], check=True
+        )
+        got = everyone(relay)
+        assert ALICE in got and AGENT in got
+        if smtputf8:
+            assert {"jürgen@müller.test", "anna@müller.test"} <= got
+        else:
+            assert "anna@xn--mller-kva.test" in got and "jürgen@müller.test" not in got
+            failed = cli_json(config, "outbox", "list", "--state", "failed")
+            [row] = failed  # type: ignore[misc]
+            assert row["to"] == ["jürgen@müller.test"] and "no SMTPUTF8" in row["last_error"]
+        assert cli_json(config, "outbox", "list", "--state", "pending") == []
+    finally:
+        relay.stop()

@@ -40,7 +40,7 @@ class SinkHandler:
 
 
 class Sink:
-    def __init__(self, auth: tuple[str, str] | None = None) -> None:
+    def __init__(self, auth: tuple[str, str] | None = None, smtputf8: bool = True) -> None:
         self.handler = SinkHandler()
         self.port = free_port()
         self.host = "127.0.0.1"
@@ -57,6 +57,8 @@ class Sink:
                 return AuthResult(success=ok, handled=False)
 
             kwargs = {"authenticator": check, "auth_required": True, "auth_require_tls": False}
+        # aiosmtpd offers SMTPUTF8 unless told not to; a relay without it is common.
+        kwargs["enable_SMTPUTF8"] = smtputf8
         self.kwargs = kwargs
         self.controller = Controller(self.handler, hostname=self.host, port=self.port, **kwargs)
         self.stopped = False
