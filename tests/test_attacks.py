@@ -52,7 +52,7 @@ def init_desk(
 
 
 @contextmanager
-def daemon(config: Path, port: int) -> Iterator[None]:
+def daemon(config: Path, port: int, stops_within: float = 20) -> Iterator[None]:
     log = (config.parent / "maildesk.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "maildesk", "-c", str(config), "run"], stderr=log
@@ -62,7 +62,12 @@ def daemon(config: Path, port: int) -> Iterator[None]:
         yield
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0, (config.parent / "maildesk.log").read_text()
+        try:
+            code = process.wait(timeout=stops_within)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = process.wait()
+        assert code == 0, (config.parent / "maildesk.log").read_text()
 
 
 def send(port: int, raw: bytes, sender: str) -> None:

@@ -261,8 +261,7 @@ def test_only_on_reply_rules_run_for_replies(tmp_path: Path) -> None:
         ("- name: a\n  then: {teir: L1}\n", '2: unknown key "teir" (did you mean "tier"?)'),
         (
             "- name: a\n  when:\n    subject: {matches: '(unclosed'}\n  then: {tier: L1}\n",
-            "3: bad regular expression '(unclosed': "
-            "missing ), unterminated subpattern at position 0",
+            "3: bad regular expression '(unclosed': missing ) at position 9",
         ),
         (
             "- name: a\n  when:\n    subjet: {contains: x}\n  then: {tier: L1}\n",

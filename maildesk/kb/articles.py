@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from maildesk import yamlsafe
 from maildesk.errors import Problem
 
 KEYS = ("title", "tags", "language", "url")
@@ -69,7 +70,7 @@ def read_article(path: Path) -> Article:
     except StopIteration:
         raise ArticleError('front matter is not closed by a "---" line', 1) from None
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+        meta = yamlsafe.safe_load("\n".join(lines[1:end])) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1

@@ -6,6 +6,7 @@ Every value that reaches a header goes through ``one_line``: customer text
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,10 +89,8 @@ def _addresses(addresses: tuple[str, ...]) -> str:
         address = one_line(address).replace(",", "").replace(" ", "")
         local, _, domain = address.rpartition("@")
         if not domain.isascii():
-            try:
+            with contextlib.suppress(UnicodeError):  # left as it is: SMTPUTF8 may take it
                 domain = domain.encode("idna").decode("ascii")
-            except UnicodeError:
-                pass
         written.append(f"{local}@{domain}" if local else address)
     joined = ", ".join(written)
     return joined if len(joined) <= 70 else ",\r\n ".join(written)

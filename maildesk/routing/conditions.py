@@ -9,11 +9,17 @@ with the reason that decided it (``explain``), for `maildesk rules test`.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import fnmatch
+import logging
 import re
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import regex
 
 from maildesk.routing.facts import Facts
 
@@ -50,6 +56,54 @@ COMBINATORS = ("all", "any", "not")
 
 
 Predicate = Callable[[Facts], bool]
+
+log = logging.getLogger("maildesk.rules")
+REGEX_SECONDS = 0.1  # one admin's pattern on one value
+RULES_SECONDS = 0.5  # every pattern of every rule on one message, together
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "rules_deadline", default=None
+)
+
+
+class BoundedPattern:
+    """An admin's regular expression that cannot hang the desk.
+
+    A pattern like ``(x+x+)+y`` takes exponential time on the wrong text. The
+    ``regex`` module gives each search a timeout and lets other threads run
+    meanwhile (the SMTP listener, /healthz); a search that runs out of time
+    counts as no match, with one log line per pattern.
+    """
+
+    def __init__(self, pattern: str, ignore_case: bool) -> None:
+        flags = regex.MULTILINE | (regex.IGNORECASE if ignore_case else 0)
+        self.pattern = pattern
+        self.compiled = regex.compile(pattern, flags)
+        self.timeouts = 0
+
+    def search(self, text: str) -> regex.Match[str] | None:
+        limit = REGEX_SECONDS
+        deadline = _deadline.get()
+        if deadline is not None:
+            limit = min(limit, deadline - time.monotonic())
+        try:
+            if limit <= 0:
+                raise TimeoutError("no time left for this message's rules")
+            return self.compiled.search(text, timeout=limit, concurrent=True)
+        except TimeoutError:
+            self.timeouts += 1
+            if self.timeouts == 1:
+                log.warning("pattern %r ran out of time; it counts as no match", self.pattern)
+            return None
+
+
+@contextlib.contextmanager
+def time_box(seconds: float = RULES_SECONDS) -> Iterator[None]:
+    """Bound the regular expressions of one message's routing to ``seconds`` together."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 class Names:
@@ -214,10 +268,9 @@ class Leaf(Condition):
             self.glob = pattern
             one = lambda v: pattern.match(v) is not None  # noqa: E731
         else:  # matches
-            flags = re.IGNORECASE if self.ignore_case else 0
-            regex = re.compile(str(value), flags | re.MULTILINE)
-            one = lambda v: regex.search(v) is not None  # noqa: E731
-            self.regex = regex
+            bounded = BoundedPattern(str(value), self.ignore_case)
+            one = lambda v: bounded.search(v) is not None  # noqa: E731
+            self.regex = bounded
         if self.kind == "list":
 
             def any_value(values: Any) -> bool:

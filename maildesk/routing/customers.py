@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from maildesk import yamlsafe
 from maildesk.errors import Problem
 from maildesk.routing.facts import CustomerInfo
 
@@ -41,8 +42,11 @@ def load_customers(path: Path | None) -> tuple[CustomerDirectory, list[Problem]]
         return _entries(
             path, [(n + 2, row) for n, row in enumerate(csv.DictReader(io.StringIO(text)))]
         )
+    too_big = yamlsafe.size_problem(text)
+    if too_big is not None:
+        return CustomerDirectory(), [Problem(str(path), too_big)]
     try:
-        data = yaml.safe_load(text)
+        data = yamlsafe.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 0
         return CustomerDirectory(), [Problem(f"{path}:{line}", f"invalid YAML: {exc.problem}")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from maildesk.routing.conditions import time_box
 from maildesk.routing.facts import Facts
 from maildesk.routing.route import Route
 from maildesk.routing.rules import RuleSet
@@ -33,7 +34,9 @@ def route_message(
     reply = facts.reply
     if not explain:
         evaluate, actions, labels = rules.compiled(reply)
-        for index in evaluate(facts):
+        with time_box():
+            found = list(evaluate(facts))
+        for index in found:
             hits.append(labels[index])
             _collect(changes, actions[index])
         return _route(base, changes, hits), ()

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import regex
 import yaml
 
+from maildesk import yamlsafe
 from maildesk.errors import Problem
 from maildesk.routing.conditions import (
     COMBINATORS,
@@ -150,14 +152,19 @@ def compile_file(path: Path, known: Known) -> tuple[list[Rule], list[Problem]]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return [], [Problem(str(path), f"cannot read: {exc}")]
-    loader = yaml.SafeLoader(text)
+    too_big = yamlsafe.size_problem(text)
+    if too_big is not None:
+        return [], [Problem(str(path), too_big)]
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yamlsafe.loader_for(text)
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 0
         return [], [Problem(f"{path}:{line}", f"invalid YAML: {exc.problem}")]
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if root is None:
         return [], []
     compiler = _Compiler(path, known, loader)
@@ -356,8 +363,8 @@ class _Compiler:
             return False
         if op == "matches":
             try:
-                re.compile(str(value))
-            except re.error as exc:
+                regex.compile(str(value))
+            except regex.error as exc:
                 self.problem(node, f"bad regular expression {value!r}: {exc}")
                 return False
         return True

@@ -39,7 +39,8 @@ def _mail(sender: str, msgid: str, subject: str, headers: str = "") -> bytes:
     return (
         f"From: {sender}\r\nTo: support@example.com\r\nSubject: {subject}\r\n"
         f"Message-ID: {msgid}\r\nDate: Wed, 02 Dec 2026 10:00:00 +0100\r\n{headers}\r\n"
-        "Some text.\r\n"
+        # A text of its own: the same text again and again would be a robot (no notices).
+        f"About {subject} from {sender}.\r\n"
     ).encode()
 
 

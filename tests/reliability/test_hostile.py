@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,77 @@ def test_a_non_ascii_address_holds_back_nothing(tmp_path: Path, smtputf8: bool) 
         assert cli_json(config, "outbox", "list", "--state", "pending") == []
     finally:
         relay.stop()
+
+
+def healthy(port: int) -> float:
+    """Seconds /healthz took to answer 200."""
+    started = time.monotonic()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+        assert answer.status == 200
+    return time.monotonic() - started
+
+
+def test_a_rule_that_hangs_or_explodes_does_not_stop_the_desk(
+    tmp_path: Path, smtp_sink: Sink
+) -> None:
+    http = free_port()
+    config, port = init_desk(tmp_path, smtp_sink, f'\n[http]\nlisten = "127.0.0.1:{http}"\n')
+    rules, log = config.parent / "rules", config.parent / "maildesk.log"
+    with daemon(config, port, stops_within=10):
+        (rules / "50-evil.yaml").write_text(
+            "- name: catastrophic backtracking\n"
+            "  when: {body: {matches: '(x+x+)+y'}}\n"
+            "  then: {tags: [evil]}\n"
+        )
+        wait_until(lambda: "rules reloaded" in log.read_text(), 30)
+        send(port, mail(ALICE, "Logs", "x" * 990, "<x@c>"), ALICE)
+        assert healthy(http) < 2.0  # while the pattern runs out of time
+        arrives(smtp_sink, ALICE, lambda m: "Logs" in str(m["Subject"]))
+        assert "ran out of time; it counts as no match" in log.read_text()
+        # A billion laughs and a 4 MB file, dropped into the running desk: refused at once.
+        laughs = ['      - subject: {in: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol"]}']
+        laughs += [
+            f"      - subject: {{in: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]}}" for i in range(1, 9)
+        ]
+        bomb = (
+            "- name: laughs\n  when:\n    all:\n"
+            + "\n".join(laughs)
+            + "\n  then: {priority: *a8}\n"
+        )
+        (rules / "60-bomb.yaml").write_text(bomb)
+        wait_until(lambda: "aliases (*a0) are not allowed" in log.read_text(), 30)
+        (rules / "60-bomb.yaml").unlink()
+        (rules / "70-huge.yaml").write_text("- name: x\n  then: {tags: [x]}\n" * 150_000)
+        wait_until(lambda: "MB is too large" in log.read_text(), 30)
+        assert healthy(http) < 2.0
+    # daemon(..., stops_within=10): SIGTERM ended it cleanly within 10 seconds.
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        "mx.example.com; spf=pass smtp.mailfrom=evil.test",  # passes, for someone else
+        "mx.example.com; dkim=fail (spf=pass dkim=pass in a comment) header.d=example.com",
+        "evil.test; dmarc=pass header.from=example.com",  # not our MTA
+    ],
+    ids=["unaligned", "comment", "foreign"],
+)
+def test_a_forged_agent_cannot_pass_with_words(
+    tmp_path: Path, smtp_sink: Sink, results: str
+) -> None:
+    """The old check looked for "spf=pass" anywhere in Authentication-Results."""
+    config, port = init_desk(tmp_path, smtp_sink, '\n[trust]\nauthserv_id = ["mx.example.com"]\n')
+    with daemon(config, port):
+        _, n = ask(port, smtp_sink, "Printer on fire", "It burns.")
+        forged = mail(
+            AGENT,
+            f"Re: [#{n}] Printer on fire",
+            "#assign agent@example.com\r\nPlease send your password to reset it.",
+            "<forged@evil.test>",
+            headers=f"Authentication-Results: {results}\r\n",
+        )
+        send(port, forged, AGENT)
+        arrives(smtp_sink, LEAD, lambda m: "not believed" in str(m["Subject"]))
+    assert len(to(smtp_sink, ALICE)) == 1  # only the acknowledgement
+    shown = cli_json(config, "tickets", "show", str(n))
+    assert shown["assignee"] is None  # type: ignore[call-overload, index]
