@@ -56,7 +56,9 @@ def handle(
         add_event(session, ticket.id, agent, "note", {"message": message.id}, now)
         _follow(pipeline, session, ticket, before, now)
         return
-    customers = customer_addresses(session, ticket, pipeline.policy.agents)
+    customers = customer_addresses(
+        session, ticket, pipeline.policy.agents, pipeline.settings.helpdesk.max_cc
+    )
     if commands.text.strip() and customers:
         last = last_customer_message(session, ticket, pipeline.policy.agents)
         pipeline.mailer.relay(session, ticket, message, mail, commands.text, customers, last, now)
@@ -130,18 +132,22 @@ def _change(
         add_event(session, ticket.id, agent, field, {"from": old, "to": value}, now)
 
 
-def customer_addresses(session: Session, ticket: Ticket, agents: frozenset[str]) -> list[str]:
+def customer_addresses(
+    session: Session, ticket: Ticket, agents: frozenset[str], max_cc: int
+) -> list[str]:
+    """The requester and at most ``max_cc`` others (the earliest to join), whatever
+    joined the ticket over time: a reply never fans out past the cap."""
     found: list[str] = []
     if ticket.requester is not None:
         found.append(ticket.requester.address)
     for address in session.scalars(
-        select(Participant.address).where(
-            Participant.ticket_id == ticket.id, Participant.role.in_(("requester", "cc"))
-        )
+        select(Participant.address)
+        .where(Participant.ticket_id == ticket.id, Participant.role.in_(("requester", "cc")))
+        .order_by(Participant.id)
     ):
         if address not in found and address not in agents:
             found.append(address)
-    return found
+    return found[: max_cc + 1] if ticket.requester is not None else found[:max_cc]
 
 
 def last_customer_message(

@@ -3,6 +3,9 @@
 Mail arrives in koi8-r, windows-1251, ISO-2022-JP with Windows extensions,
 raw 8-bit headers and labels Python does not know. Decoding never fails:
 a wrong label falls back to a better guess, and latin-1 keeps every byte.
+Codecs that are not charsets (unicode_escape, punycode, rot13, zlib...) are
+never used: a label naming one is treated as no label. What comes out is
+always storable: no NUL, no lone surrogate (see ``storable``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ from email.header import Header, decode_header
 
 def decode_bytes(data: bytes, charset: str | None, fallback: str | None = None) -> str:
     """Bytes in a declared charset; a wrong or unknown label falls back instead of failing."""
+    return storable(_decode(data, charset, fallback))
+
+
+def _decode(data: bytes, charset: str | None, fallback: str | None) -> str:
     tried: list[str] = []
     for candidate in (charset, fallback):
         for name in _variants(codec_name(candidate)):
@@ -22,7 +29,7 @@ def decode_bytes(data: bytes, charset: str | None, fallback: str | None = None) 
             tried.append(name)
             try:
                 return data.decode(name)
-            except (UnicodeDecodeError, LookupError):
+            except (UnicodeError, LookupError):  # punycode raises a bare UnicodeError
                 continue
         if tried and tried[0] == "iso2022_jp":
             converted = _iso2022jp_as_cp932(data)
@@ -131,7 +138,27 @@ _ALIASES = {
 }
 
 
+# Text codecs in Python's sense that no mail charset names: they turn "\\x00" or
+# "\\ud800" in plain ASCII into characters no database takes, or are not charsets.
+NOT_CHARSETS = frozenset(
+    {
+        "unicode-escape",
+        "raw-unicode-escape",
+        "punycode",
+        "idna",
+        "undefined",
+        "charmap",
+        "palmos",
+        "unicode-internal",
+        "mbcs",
+        "oem",
+    }
+)
+
+
 def codec_name(charset: str | None) -> str | None:
+    """Python's codec for a mail charset label; None for no label, an unknown one,
+    or one that names a codec that is not a charset (see NOT_CHARSETS)."""
     if not charset:
         return None
     label = charset.strip().strip('"').lower()
@@ -140,13 +167,20 @@ def codec_name(charset: str | None) -> str | None:
     if not label:
         return None
     try:
-        return codecs.lookup(label).name
+        info = codecs.lookup(label)
     except (LookupError, ValueError):  # ValueError: a NUL byte in the label
         return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in NOT_CHARSETS:
+        return None
+    return info.name
 
 
 def decode_header_value(value: object, fallback: str | None = None) -> str:
-    """RFC 2047 words, raw 8-bit bytes and folded lines -> one str; never raises."""
+    """RFC 2047 words, raw 8-bit bytes and folded lines -> one storable str; never raises."""
+    return storable(_decode_header(value, fallback))
+
+
+def _decode_header(value: object, fallback: str | None) -> str:
     if value is None:
         return ""
     if isinstance(value, Header):
@@ -188,8 +222,16 @@ def decode_header_value(value: object, fallback: str | None = None) -> str:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def storable(text: str) -> str:
+    """Text every database takes alike: NUL dropped (PostgreSQL refuses it in text,
+    SQLite keeps it), a lone surrogate as U+FFFD (no encoder takes it). The raw
+    bytes of the mail keep both."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
 def one_line(text: str) -> str:
     """Runs of whitespace (CR and LF too) as one space; a lone surrogate (an
     undecodable byte the email package kept) as U+FFFD, since no encoder takes it."""
-    text = " ".join(text.split())
-    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+    return storable(" ".join(text.split()))

@@ -26,6 +26,7 @@ from maildesk.config import Settings, load_settings, mailbox_secret
 from maildesk.config.semantics import trust_warnings
 from maildesk.errors import Problem, UserError
 from maildesk.feedback.surveys import SurveySender
+from maildesk.malloc import return_large_buffers
 from maildesk.metrics import MailboxStatus, Metrics, start_http
 from maildesk.outbox.sender import Sender
 from maildesk.outcome import Outcome
@@ -149,6 +150,7 @@ class Daemon:
 
     def run(self) -> None:
         """Run every source until SIGTERM/SIGINT; SIGHUP reloads the config in between."""
+        return_large_buffers()
         previous = self._install_signals()
         try:
             while True:

@@ -42,9 +42,26 @@ _BLOCK = {
 _SKIP = {"script", "style", "head", "title", "template", "noscript"}
 
 
+_SCHEMES = {*nh3.ALLOWED_URL_SCHEMES, "cid"}
+
+
+def _no_remote_images(tag: str, attribute: str, value: str) -> str | None:
+    """An image is kept only when it is part of the mail (cid:): a remote one is a
+    tracking pixel that tells the sender when an agent opened the ticket."""
+    if attribute == "src" and not value.strip().lower().startswith("cid:"):
+        return None
+    return value
+
+
 def sanitize_html(html: str) -> str:
-    """Keep formatting and links; drop scripts, styles, event handlers and remote tricks."""
-    return nh3.clean(html, link_rel="noopener noreferrer nofollow")
+    """Keep formatting and links; drop scripts, styles, event handlers and anything
+    that loads from elsewhere (remote images)."""
+    return nh3.clean(
+        html,
+        link_rel="noopener noreferrer nofollow",
+        url_schemes=_SCHEMES,
+        attribute_filter=_no_remote_images,
+    )
 
 
 class _TextMaker(HTMLParser):

@@ -151,10 +151,44 @@ class _DatabaseCollector(Collector):
         yield connected
 
 
+HTTP_TIMEOUT = 5.0  # seconds a client may take to send its request
+HTTP_CONNECTIONS = 16  # at once; more are closed at once (a prober retries)
+
+
+class _BoundedHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, but at most HTTP_CONNECTIONS of them: a client that
+    opens thousands of idle connections cannot make the daemon start thousands of
+    threads."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slots = threading.BoundedSemaphore(HTTP_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
 def start_http(listen: tuple[str, int], metrics: Metrics) -> ThreadingHTTPServer:
     """/healthz (200 or 503, JSON) and /metrics (Prometheus text), in a thread."""
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = HTTP_TIMEOUT  # a connection that sends nothing is closed
+
         def do_GET(self) -> None:
             if self.path == "/metrics":
                 body = generate_latest(metrics.registry)
@@ -176,8 +210,7 @@ def start_http(listen: tuple[str, int], metrics: Metrics) -> ThreadingHTTPServer
         def log_message(self, format: str, *args: Any) -> None:
             log.debug(format, *args)
 
-    server = ThreadingHTTPServer(listen, Handler)
-    server.daemon_threads = True
+    server = _BoundedHTTPServer(listen, Handler)
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     log.info("health and metrics on http://%s:%d/ (/healthz, /metrics)", *listen)
     return server

@@ -9,6 +9,7 @@ cannot be read at all raises ``Quarantined`` with the reason.
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import hashlib
 import logging
@@ -22,7 +23,8 @@ from email.utils import getaddresses, parsedate_to_datetime
 from maildesk.charsets import decode_bytes, decode_header_value, guess_8bit, one_line
 from maildesk.errors import Quarantined
 from maildesk.htmltext import sanitize_html
-from maildesk.parts import Body, Limits, Part, body_charset, safe_filename
+from maildesk.parts import Body, Limits, Part, body_charset, flat_text, raw_payload, safe_filename
+from maildesk.skeleton import skeleton
 
 _MSGID = re.compile(r"<[^<>\s]+>")
 
@@ -73,7 +75,9 @@ def parse_mail(raw: bytes, limits: Limits | None = None) -> ParsedMail:
     if not raw.strip():
         raise Quarantined("empty message")
     # A UTF-8 byte-order mark would hide the first header; the raw bytes keep it.
-    message, defects = _message(raw.removeprefix(b"\xef\xbb\xbf"))
+    # A large mail is parsed without its long base64 runs (skeleton.py).
+    skeletal, blocks = skeleton(raw.removeprefix(b"\xef\xbb\xbf"))
+    message, defects = _message(skeletal)
     if not _looks_like_mail(message):
         raise Quarantined("no mail headers found (not an RFC 5322 message)")
     fallback = body_charset(message)
@@ -81,8 +85,12 @@ def parse_mail(raw: bytes, limits: Limits | None = None) -> ParsedMail:
         (name.lower(), decode_header_value(value, fallback)) for name, value in message.items()
     )
     message_id = first_message_id(message.get("Message-ID"))
-    body = Body(limits, fallback)
-    body.walk(message)
+    body = Body(limits, fallback, blocks)
+    if TOO_DEEP in defects:
+        # Only the headers were parsed: the text is the body without its MIME lines.
+        body.texts.append(flat_text(raw_payload(message) or "", fallback))
+    else:
+        body.walk(message)
     text = body.text()
     html = body.html()
     return ParsedMail(
@@ -114,9 +122,16 @@ def _message(raw: bytes) -> tuple[Message, list[str]]:
     mail-parser's full parse decodes every part (which Body does again) and was a
     tenth of the cost of ingesting a clean mail, for an empty list of defects.
     """
-    message = email.message_from_bytes(raw, policy=email.policy.compat32)
-    if not any(part.defects for part in message.walk()):
-        return message, []
+    try:
+        message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        if not any(part.defects for part in message.walk()):
+            return message, []
+    except RecursionError:
+        # MIME nested hundreds deep: the stdlib parser recurses per level. The
+        # headers are enough to thread the mail; parts.Body makes a best-effort text.
+        headers = email.parser.BytesParser(policy=email.policy.compat32)
+        message = headers.parsebytes(raw, headersonly=True)
+        return message, [TOO_DEEP]
     try:
         import mailparser
 
@@ -131,6 +146,7 @@ def _message(raw: bytes) -> tuple[Message, list[str]]:
         return message, [f"mail-parser failed ({type(exc).__name__}); parsed with the stdlib"]
 
 
+TOO_DEEP = "MIME nesting too deep to parse; the text is a best effort"
 MAX_SUBJECT = 998  # RFC 5322's line limit; our replies fold it into their Subject
 
 
@@ -171,9 +187,9 @@ def addresses(message: Message, name: str, fallback: str | None) -> tuple[Addres
         )
     except Exception:
         return ()
-    for display, address in pairs:
-        address = decode_header_value(address, fallback).strip().strip("<>")
-        if not address or "@" not in address or any(c in address for c in "\r\n "):
+    for display, written in pairs:
+        address = plain_address(written)
+        if address is None:
             continue
         found.append(
             Address(
@@ -182,6 +198,26 @@ def addresses(message: Message, name: str, fallback: str | None) -> tuple[Addres
             )
         )
     return tuple(found)
+
+
+# One local part, one domain; none of the characters that separate, quote or
+# comment addresses, no whitespace or control characters. Unicode is allowed (SMTPUTF8).
+_ATOMS = r'[^\s@<>()\[\],;:\\"\x00-\x1f\x7f\ufffd]+'
+_ADDRESS = re.compile(f"{_ATOMS}@{_ATOMS}")
+
+
+def plain_address(value: str) -> str | None:
+    """An addr-spec as written, or None. Encoded words are never decoded here:
+    RFC 2047 forbids them in an address, and "=?utf-8?q?a=40b=2Cc=40d?=" would
+    become two recipients of every reply."""
+    value = value.strip().strip("<>")
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        # Raw 8-bit bytes (SMTPUTF8 mail) kept by compat32 as surrogate escapes.
+        try:
+            value = value.encode("ascii", "surrogateescape").decode("utf-8")
+        except UnicodeError:
+            return None
+    return value if _ADDRESS.fullmatch(value) else None
 
 
 def first_message_id(value: object) -> str | None:
@@ -238,6 +274,22 @@ def dedupe_key(raw: bytes, message_id: str | None, message: Message) -> str:
     head_end = raw.find(b"\n\n") if head_end < 0 else head_end
     digest.update(raw[head_end:] if head_end >= 0 else raw)
     return "sha256:" + digest.hexdigest()
+
+
+def content_hash(raw: bytes) -> str:
+    """What two deliveries of one mail share: its body, whatever trace headers
+    (Received, Delivered-To, X-Spam-*) each mailbox added. Line ends and trailing
+    blanks are normalised: one MTA's CRLF is another's LF."""
+    head_end = raw.find(b"\r\n\r\n")
+    head_end = raw.find(b"\n\n") if head_end < 0 else head_end
+    body = raw[head_end:] if head_end >= 0 else b""
+    lines = body.replace(b"\r\n", b"\n").rstrip().split(b"\n")
+    return hashlib.sha256(b"\n".join(line.rstrip() for line in lines)).hexdigest()
+
+
+def reused_key(dedupe_key: str, raw: bytes) -> str:
+    """The key of a different mail that reuses a stored mail's Message-ID."""
+    return f"{dedupe_key[:200]}~{content_hash(raw)[:32]}"
 
 
 __all__ = [

@@ -8,6 +8,7 @@ made safe to write anywhere.
 from __future__ import annotations
 
 import email.policy
+import email.utils
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from email.message import Message
 
 from maildesk.charsets import codec_name, decode_bytes, decode_header_value, guess_codec
 from maildesk.htmltext import html_to_text
+from maildesk.skeleton import Blocks
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,10 @@ class Part:
     content: bytes | None  # None when over the size limit (the raw mail still has it)
     content_id: str | None = None
     inline: bool = False
+
+
+MAX_DEPTH = 50  # MIME levels walked as a tree; deeper text is still collected
+MAX_PARTS = 10_000  # parts looked at below that depth
 
 
 @dataclass(frozen=True)
@@ -66,17 +72,19 @@ def _safe_walk(message: Message, depth: int = 0) -> Iterator[Message]:
 class Body:
     """Collects the text, HTML and attachments of one message, outermost level only."""
 
-    def __init__(self, limits: Limits, fallback: str | None) -> None:
+    def __init__(self, limits: Limits, fallback: str | None, blocks: Blocks | None = None) -> None:
         self.limits = limits
         self.fallback = fallback
+        self.blocks = blocks or Blocks()
         self.texts: list[str] = []
         self.htmls: list[str] = []
         self.parts: list[Part] = []
         self.notes: list[str] = []
 
     def walk(self, part: Message, depth: int = 0, alternative: bool = False) -> None:
-        if depth > 50:
-            self.notes.append("MIME nesting deeper than 50 levels; inner parts ignored")
+        if depth > MAX_DEPTH:
+            self.notes.append(f"MIME nesting deeper than {MAX_DEPTH} levels; inner text kept")
+            self._deep_texts(part)
             return
         ctype = part.get_content_type()
         if ctype == "message/rfc822" or ctype == "message/global":
@@ -113,7 +121,7 @@ class Body:
             if not _is_attachment(sub):
                 self.texts.append(self._text(sub))
         for sub in others:
-            inner = Body(self.limits, self.fallback)
+            inner = Body(self.limits, self.fallback, self.blocks)
             inner.walk(sub, depth + 1)
             self.htmls.extend(inner.htmls)
             self.parts.extend(inner.parts)
@@ -121,27 +129,52 @@ class Body:
             if len(self.texts) == before:
                 self.texts.extend(inner.texts)
 
+    def _deep_texts(self, top: Message) -> None:
+        """The text parts below the depth limit, found without recursion."""
+        stack, seen = [top], 0
+        while stack and seen < MAX_PARTS:
+            part = stack.pop()
+            seen += 1
+            payload = part.get_payload()
+            if part.is_multipart() and isinstance(payload, list):
+                stack.extend(p for p in reversed(payload) if isinstance(p, Message))
+            elif self._is_body(part, part.get_content_type()):
+                text = self._text(part)
+                (self.texts if part.get_content_type() == "text/plain" else self.htmls).append(text)
+
     @staticmethod
     def _is_body(part: Message, ctype: str) -> bool:
         return ctype in ("text/plain", "text/html") and not _is_attachment(part)
 
-    def _text(self, part: Message) -> str:
+    def _decoded(self, part: Message) -> bytes | None:
+        """The part's bytes, transfer encoding undone; from the raw mail where
+        skeleton.py cut its base64 lines out."""
+        if self.blocks:
+            payload = raw_payload(part)
+            if payload is not None:
+                encoding = _get(part, "Content-Transfer-Encoding").strip().lower()
+                if encoding == "base64":
+                    found = self.blocks.decode(payload)
+                    if found is not None:
+                        return found
+                elif self.blocks.holds(payload):
+                    back = self.blocks.restore(payload.encode("utf-8", "surrogateescape"))
+                    part.set_payload(back.decode("utf-8", "surrogateescape"))
         try:
             data = part.get_payload(decode=True)
         except Exception:
-            data = None
+            return None
+        return data if isinstance(data, bytes) else None
+
+    def _text(self, part: Message) -> str:
+        data = self._decoded(part)
         if not isinstance(data, bytes):
             payload = part.get_payload()
             data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
         return decode_bytes(data, part.get_content_charset(), self.fallback).replace("\r\n", "\n")
 
     def _attach(self, part: Message, ctype: str) -> None:
-        try:
-            data = part.get_payload(decode=True) or b""
-        except Exception:
-            data = b""
-        if not isinstance(data, bytes):
-            data = b""
+        data = self._decoded(part) or b""
         name = _filename(part)
         filename = safe_filename(
             decode_header_value(name, self.fallback) if name else "", ctype, len(self.parts) + 1
@@ -194,6 +227,7 @@ class Body:
         inner = payload[0] if isinstance(payload, list) and payload else None
         if isinstance(inner, Message):
             data = inner.as_bytes(policy=email.policy.compat32) if _can_flatten(inner) else b""
+            data = self.blocks.restore(data) if self.blocks else data
             subject = decode_header_value(inner.get("Subject", ""), self.fallback)
         else:
             data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
@@ -219,6 +253,25 @@ class Body:
 
     def html(self) -> str | None:
         return "\n".join(self.htmls) if self.htmls else None
+
+
+_MIME_LINE = re.compile(r"(?im)^(--\S+|content-[\w-]+:.*|mime-version:.*)\r?$\n?")
+
+
+def raw_payload(part: Message) -> str | None:
+    """A leaf part's payload as the parser left it. Message.get_payload() would
+    decode raw 8-bit bytes with whatever charset the part names (unicode_escape
+    too): the one codec choice that must stay with charsets.py."""
+    payload = getattr(part, "_payload", None)
+    return payload if isinstance(payload, str) else None
+
+
+def flat_text(payload: str, fallback: str | None) -> str:
+    """The body of a mail whose MIME tree could not be parsed, boundary and part
+    header lines removed: what a person reading the raw mail would read."""
+    data = payload.encode("utf-8", "surrogateescape")
+    text = decode_bytes(data, None, fallback).replace("\r\n", "\n")
+    return re.sub(r"\n{3,}", "\n\n", _MIME_LINE.sub("", text)).strip() + "\n"
 
 
 def _can_flatten(message: Message) -> bool:
@@ -248,10 +301,24 @@ def _filename(part: Message) -> str | None:
             for header, value in zip(("Content-Disposition", "Content-Type"), raw, strict=True):
                 if value is not None:
                     clean[header] = decode_header_value(value)
-            return clean.get_filename()
-        return part.get_filename()
+            return _filename_param(clean)
+        return _filename_param(part)
     except Exception:
         return None
+
+
+def _filename_param(part: Message) -> str | None:
+    """Message.get_filename, but an RFC 2231 value (filename*=charset''...) is
+    decoded by codec_name's rules: the stdlib would use any codec it names."""
+    for name, header in (("filename", "content-disposition"), ("name", "content-type")):
+        value = part.get_param(name, None, header)
+        if value is None:
+            continue
+        if isinstance(value, tuple):
+            charset, _language, text = value
+            return decode_bytes(str(text).encode("raw-unicode-escape"), charset or None)
+        return email.utils.unquote(str(value)).strip()
+    return None
 
 
 def _is_attachment(part: Message) -> bool:

@@ -29,7 +29,7 @@ from maildesk.guards import Ours, Verdict, judge
 from maildesk.outbox import alerts
 from maildesk.outbox.mails import Mailer
 from maildesk.outcome import Outcome
-from maildesk.parse import Limits, ParsedMail, parse_mail
+from maildesk.parse import Limits, ParsedMail, content_hash, parse_mail, reused_key
 from maildesk.routing.route import Route
 from maildesk.routing.router import Router
 from maildesk.store import ingest as store
@@ -197,7 +197,12 @@ class Pipeline:
                 continue
             except Exception as exc:
                 if read.mail is None:
-                    raise  # quarantining itself failed: nothing safer to do here
+                    if read.bare:
+                        raise  # the bytes and a reason alone could not be written
+                    # Quarantining failed on what we decoded: keep the bytes and why.
+                    log.exception("quarantining a message from %s failed; kept bare", source)
+                    why = f"could not be stored: {type(exc).__name__}"
+                    return self._ingest(_Read(read.raw, None, why, bare=True), source, acknowledge)
                 message_id = read.mail.message_id
                 log.exception(
                     "message %s from %s failed; quarantined",
@@ -251,11 +256,15 @@ class Pipeline:
 
         ``forced`` skips threading (an admin released a held message into its ticket).
         """
+        reused: str | None = None
         where = store.already_stored(session, mail.dedupe_key)
         if where is not None:
-            return Outcome(
-                "duplicate", message_id=mail.message_id, detail=f"already stored ({where})"
-            )
+            derived = self._reused_id(session, mail)
+            if derived is None:
+                return Outcome(
+                    "duplicate", message_id=mail.message_id, detail=f"already stored ({where})"
+                )
+            reused, mail = mail.dedupe_key, replace(mail, dedupe_key=derived)
         if mail.sender is None:
             return self._quarantine_in(session, mail, source, "no sender address (From:)", now)
         if verdict.bounce is not None:
@@ -364,6 +373,19 @@ class Pipeline:
                 {"message": message.id, "how": decision.how, "reason": decision.reason},
                 now,
             )
+        if reused is not None:
+            store.add_event(
+                session,
+                ticket.id,
+                "maildesk",
+                "message_id_reused",
+                {
+                    "message": message.id,
+                    "message_id": mail.message_id,
+                    "stored_as": mail.dedupe_key,
+                },
+                now,
+            )
         return Outcome(
             "stored",
             ticket_id=ticket.id,
@@ -373,6 +395,18 @@ class Pipeline:
             detail=decision.reason,
             acknowledge=acknowledge_with,
         )
+
+    def _reused_id(self, session: Session, mail: ParsedMail) -> str | None:
+        """A stored key again: None for the same mail delivered twice; for a different
+        mail under a stored Message-ID, the key it is stored under instead (a leaked or
+        reused ID must not make the desk drop a mail without trace)."""
+        if mail.message_id is None or not mail.dedupe_key.startswith(("<", "mid-sha256:")):
+            return None  # a key made from the content: the same key is the same mail
+        earlier = store.stored_raw(session, mail.dedupe_key)
+        if earlier is None or content_hash(earlier) == content_hash(mail.raw):
+            return None
+        derived = reused_key(mail.dedupe_key, mail.raw)
+        return None if store.already_stored(session, derived) is not None else derived
 
     def _repeated(
         self, session: Session, body_hash: str | None, now: datetime
@@ -485,6 +519,7 @@ class _Read:
     problem: str = ""
     detail: str | None = None
     message_id: str | None = None  # when storing it failed after parsing
+    bare: bool = False  # nothing decoded from the mail: the last resort
 
 
 def _read(raw: bytes, limits: Limits) -> _Read:

@@ -15,7 +15,7 @@ from maildesk.feedback import surveys
 from maildesk.feedback.replies import self_served_phrase, survey_score
 from maildesk.guards import Verdict
 from maildesk.language import detect_language
-from maildesk.parse import ParsedMail
+from maildesk.parse import Address, ParsedMail
 from maildesk.routing.facts import CustomerInfo
 from maildesk.routing.route import Route
 from maildesk.sla import timers
@@ -134,7 +134,9 @@ def update_ticket(
     requester = ticket.requester.address if ticket.requester else None
     if ticket.quiet and sender == requester and verdict.trust.authentication == "pass":
         lift_quiet(session, ticket, sender, f"{sender} wrote again, authenticated", now)
-    if not is_agent and ticket.status in surveys.DONE:
+    # Only the requester answers the survey or says the suggestions solved it: a
+    # colleague on Cc who writes "solved" is not the customer (README "Security model").
+    if not is_agent and sender == requester and ticket.status in surveys.DONE:
         survey = surveys.sent_survey(session, ticket.id)
         answer = survey_score(visible) if survey is not None else None
         if survey is not None and answer is not None:
@@ -167,7 +169,7 @@ def update_ticket(
     if is_agent:
         return None
     route_reply(pipeline, session, ticket, mail, now, visible, verdict.trust)
-    served = _self_served(pipeline, session, ticket, sender, visible, now)
+    served = sender == requester and _self_served(pipeline, session, ticket, sender, visible, now)
     policy = timers.policy_of(pipeline.settings, ticket)
     calendar = pipeline.router.calendar
     timers.follow_status(session, ticket, before, policy, calendar, now)
@@ -278,14 +280,34 @@ def add_participants(
     known = set() if new else store.participants_of(session, [ticket.id])[ticket.id]
     wanted = [(sender, role)]
     anyone = pipeline.settings.helpdesk.join == "anyone"
+    others: dict[str, Address] = {}
     if agent or (trusted and (role == "requester" or anyone)):
         for other in (*mail.to, *mail.cc):
-            if not pipeline.ours.is_ours(other.address) and other.address != sender.address:
-                wanted.append((other, "agent" if other.address in pipeline.policy.agents else "cc"))
+            address = other.address
+            if (
+                address not in known
+                and address != sender.address
+                and not pipeline.ours.is_ours(address)
+            ):
+                others.setdefault(address, other)
+    cap = pipeline.settings.helpdesk.max_cc
+    for other in list(others.values())[:cap]:
+        wanted.append((other, "agent" if other.address in pipeline.policy.agents else "cc"))
     for who, role in wanted:
         if who.address not in known:
             known.add(who.address)
             store.add_participant(session, ticket.id, who, role, now)
+    if len(others) > cap:
+        # Kept for the agents: `#admit ADDRESS` adds one of them.
+        left = list(others)[cap:]
+        store.add_event(
+            session,
+            ticket.id,
+            sender.address,
+            "participants_held",
+            {"count": len(left), "addresses": left[:200], "max_cc": cap},
+            now,
+        )
 
 
 def lift_quiet(session: Session, ticket: Ticket, actor: str, why: str, now: datetime) -> None:

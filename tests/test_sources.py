@@ -8,7 +8,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -211,6 +212,17 @@ def inbound_settings(port: int, protocol: str = "smtp"):  # type: ignore[no-unty
     from maildesk.config.model import Inbound
 
     return Inbound(listen=f"127.0.0.1:{port}", protocol=protocol)  # type: ignore[arg-type]
+
+
+@contextmanager
+def listening(pipeline: Pipeline) -> Iterator[int]:
+    """The SMTP listener on a free port, for the length of the block; yields the port."""
+    port = free_port()
+    controller = start_listener(inbound_settings(port), pipeline)
+    try:
+        yield port
+    finally:
+        controller.stop()
 
 
 def test_smtp_listener_answers_250_after_commit(engine: Engine, db_url: str) -> None:

@@ -87,6 +87,9 @@ class Helpdesk(Section):
     foreign_token: Literal["new_ticket", "hold"] = "hold"
     # Unset: "authenticated" when [trust] authserv_id names our MTA, else "sender".
     trust_agents: Literal["sender", "authenticated"] | None = None
+    # People one mail's To/Cc may add to a ticket, and copies of a reply beside the
+    # requester: a mail with 3,000 Cc must not make every answer go to 3,001 people.
+    max_cc: Annotated[int, Field(ge=0, le=1000)] = 20
 
 
 class Trust(Section):
@@ -149,6 +152,9 @@ class Inbound(Section):
     listen: str = "127.0.0.1:8025"
     protocol: Literal["smtp", "lmtp"] = "smtp"
     max_message_size: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
+    # Messages stored at once (parsed and written: about four times their size in
+    # memory); more wait on disk, then 451. Receiving is not limited: it goes to disk.
+    max_receiving: Annotated[int, Field(ge=1, le=100)] = 2
 
     @property
     def host_port(self) -> tuple[str, int]:

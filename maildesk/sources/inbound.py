@@ -1,7 +1,8 @@
 """The SMTP/LMTP listener: 250 only after the message is committed.
 
-aiosmtpd runs the protocol in its own thread and event loop; the pipeline,
-which blocks on the database, runs in the loop's default executor. A
+aiosmtpd runs the protocol in its own thread and event loop; DATA goes to a
+spool file and a few messages at a time are stored (receive.py); the
+pipeline, which blocks on the database, runs in the handler's own threads. A
 database outage answers 451 so that the sending MTA keeps the message and
 retries; aiosmtpd's default for an unexpected error is a permanent 500,
 which would bounce it, so ``handle_exception`` answers 451 as well.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -21,15 +23,19 @@ from maildesk.config.model import Inbound
 from maildesk.errors import Problem, TryLater, UserError
 from maildesk.outcome import Outcome
 from maildesk.pipeline import Pipeline
+from maildesk.sources.receive import Spooled
 
 log = logging.getLogger("maildesk.inbound")
 TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
 
 
 class InboundHandler:
-    def __init__(self, pipeline: Pipeline, protocol: str) -> None:
+    def __init__(self, pipeline: Pipeline, protocol: str, slots: int = 2) -> None:
         self.pipeline = pipeline
         self.protocol = protocol
+        # Its own threads, as many as messages may be stored at once: each thread
+        # keeps a malloc arena, and the loop's default pool has up to 32.
+        self.workers = ThreadPoolExecutor(slots, thread_name_prefix="inbound")
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content or b""
@@ -38,7 +44,7 @@ class InboundHandler:
         loop = asyncio.get_running_loop()
         try:
             outcome: Outcome = await loop.run_in_executor(
-                None, self.pipeline.ingest, bytes(raw), f"{self.protocol}:{session.peer}"
+                self.workers, self.pipeline.ingest, bytes(raw), f"{self.protocol}:{session.peer}"
             )
         except TryLater as exc:
             log.warning("answered 451 to %s: %s", session.peer, exc)
@@ -57,9 +63,30 @@ class InboundHandler:
         return TEMPFAIL
 
 
-class _LMTPController(Controller):
-    def factory(self) -> LMTP:
-        return LMTP(self.handler, **self.SMTP_kwargs)
+class _SMTP(Spooled, SMTP):
+    pass
+
+
+class _LMTP(Spooled, LMTP):
+    pass
+
+
+class _Controller(Controller):
+    def __init__(self, handler: InboundHandler, protocol: str, slots: int, **kwargs: Any):
+        super().__init__(handler, **kwargs)
+        self.protocol = protocol
+        self.slots = slots
+
+    def factory(self) -> SMTP:
+        server = (_LMTP if self.protocol == "lmtp" else _SMTP)(self.handler, **self.SMTP_kwargs)
+        if not hasattr(self, "gate"):
+            self.gate = asyncio.Semaphore(self.slots)  # one for all sessions of the loop
+        server.gate = self.gate
+        return server
+
+    def stop(self, *args: Any, **kwargs: Any) -> None:
+        super().stop(*args, **kwargs)
+        self.handler.workers.shutdown(wait=False)
 
 
 def start_listener(
@@ -68,9 +95,10 @@ def start_listener(
     """Start listening in a background thread; call ``.stop()`` to stop."""
     host, port = inbound.host_port
     kwargs: dict[str, Any] = {"data_size_limit": inbound.max_message_size, "enable_SMTPUTF8": True}
-    handler = InboundHandler(pipeline, inbound.protocol)
-    cls = _LMTPController if inbound.protocol == "lmtp" else Controller
-    controller = cls(handler, hostname=host, port=port, **kwargs)
+    handler = InboundHandler(pipeline, inbound.protocol, inbound.max_receiving)
+    controller = _Controller(
+        handler, inbound.protocol, inbound.max_receiving, hostname=host, port=port, **kwargs
+    )
     try:
         controller.start()
     except Exception as exc:  # bind failures surface here, wrapped by aiosmtpd

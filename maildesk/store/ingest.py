@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, func, literal, select
 from sqlalchemy.orm import Session
 
+from maildesk.charsets import storable
 from maildesk.parse import Address, ParsedMail
 from maildesk.store.models import (
     Attachment,
@@ -51,6 +52,16 @@ def already_stored(session: Session, dedupe_key: str) -> str | None:
         .limit(1)
     )
     return str(found) if found is not None else None
+
+
+def stored_raw(session: Session, dedupe_key: str) -> bytes | None:
+    """The raw bytes kept under this key, as a message or in the quarantine."""
+    found = _rows(session).scalar(select(Message.raw).where(Message.dedupe_key == dedupe_key))
+    if found is None:
+        found = _rows(session).scalar(
+            select(QuarantinedMessage.raw).where(QuarantinedMessage.dedupe_key == dedupe_key)
+        )
+    return bytes(found) if found is not None else None
 
 
 def reference_hits(session: Session, ids: Iterable[str]) -> dict[str, int]:
@@ -257,14 +268,14 @@ def quarantine(
     sender: str | None = None,
 ) -> QuarantinedMessage:
     row = QuarantinedMessage(
-        sender=sender,
+        sender=storable(sender) if sender else None,
         received_at=now,
-        source=source,
-        reason=reason[:2000],
-        detail=detail,
+        source=storable(source)[:100],
+        reason=storable(reason[:2000]),
+        detail=storable(detail) if detail else None,
         raw=raw,
         kind=kind,
-        message_id=message_id,
+        message_id=storable(message_id) if message_id else None,
         dedupe_key=dedupe_key,
         ticket_id=ticket_id,
     )
