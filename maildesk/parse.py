@@ -280,10 +280,10 @@ def content_hash(raw: bytes) -> str:
     """What two deliveries of one mail share: its body, whatever trace headers
     (Received, Delivered-To, X-Spam-*) each mailbox added. Line ends and trailing
     blanks are normalised: one MTA's CRLF is another's LF."""
-    head_end = raw.find(b"\r\n\r\n")
-    head_end = raw.find(b"\n\n") if head_end < 0 else head_end
-    body = raw[head_end:] if head_end >= 0 else b""
-    lines = body.replace(b"\r\n", b"\n").rstrip().split(b"\n")
+    text = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    head_end = text.find(b"\n\n")
+    body = text[head_end:] if head_end >= 0 else text
+    lines = body.rstrip().split(b"\n")
     return hashlib.sha256(b"\n".join(line.rstrip() for line in lines)).hexdigest()
 
 
