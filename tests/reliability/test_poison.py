@@ -267,3 +267,56 @@ def test_deep_mime_keeps_its_text(levels: int) -> None:
 
     parsed = parse_mail(deep(levels))
     assert "printer is still broken" in parsed.text
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "unicode_escape",
+        "raw_unicode_escape",
+        "punycode",
+        "idna",
+        "undefined",
+        "rot13",
+        "zlib_codec",
+        "base64",
+        "hex",
+        "bz2",
+        "uu",
+        "quopri",
+        "charmap",
+    ],
+)
+def test_codecs_that_are_not_charsets_are_never_used(label: str) -> None:
+    from maildesk.charsets import codec_name, decode_bytes
+
+    assert codec_name(label) is None
+    assert decode_bytes(b"\\ud800 \\x00 caf\xc3\xa9", label) == "\\ud800 \\x00 café"
+
+
+def test_a_quarantine_that_fails_keeps_the_bare_bytes(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storing fails, and so does quarantining with what was decoded: the raw bytes
+    and a reason are still kept, and the source may acknowledge the mail."""
+    from maildesk.store import ingest as store
+
+    def broken_store(*args: object, **kwargs: object) -> None:
+        raise ValueError("the database refuses this text")
+
+    quarantine = store.quarantine
+
+    def picky_quarantine(*args: object, **kwargs: object) -> object:
+        if kwargs.get("message_id") is not None:
+            raise ValueError("the database refuses this Message-ID")
+        return quarantine(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "store_message", broken_store)
+    monkeypatch.setattr(store, "quarantine", picky_quarantine)
+    raw = poison(b"k@example.org", b"Bare", b"<bare@x>")
+    outcome = Pipeline(settings_for(db_url), session_factory(engine)).ingest(raw, "test")
+    assert outcome.status == "quarantined"
+    with session_factory(engine)() as s:
+        [row] = s.scalars(select(QuarantinedMessage))
+        assert row.raw == raw and row.message_id is None
+        assert row.reason == "could not be stored: ValueError"
