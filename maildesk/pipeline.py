@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from maildesk import agent_mail, holding, tickets
+from maildesk import history as past
 from maildesk.clock import Clock, SystemClock
 from maildesk.commands import Command, Commands, parse_commands
 from maildesk.config.model import Settings
@@ -112,18 +113,17 @@ class Pipeline:
         raw: bytes,
         source: str,
         *,
-        acknowledge: bool = True,
+        history: bool = False,
         arrived: datetime | None = None,
     ) -> Outcome:
         """Store one message exactly once; raises TryLater if the database is down.
 
-        ``acknowledge=False`` (archive import) marks the outcome as not to be
-        answered automatically, whatever the guards say. ``arrived`` (the IMAP
-        server's INTERNALDATE) dates the arrival for the latency metric; else
-        it is now.
+        ``history=True`` (archive import) stores the mail at its own date and
+        sends nothing for it (history.py). ``arrived`` (the IMAP server's
+        INTERNALDATE) dates the arrival for the latency metric; else it is now.
         """
         started = time.monotonic()
-        outcome = self._ingest(_read(raw, self.limits), source, acknowledge)
+        outcome = self._ingest(_read(raw, self.limits), source, history)
         self._observe(outcome, source, started, arrived)
         if len(raw) >= LARGE_MAIL:
             _let_go()
@@ -134,7 +134,7 @@ class Pipeline:
         raws: Sequence[bytes],
         source: str,
         *,
-        acknowledge: bool = True,
+        history: bool = False,
         arrived: Sequence[datetime | None] = (),
     ) -> Iterator[Outcome]:
         """Store messages in order, a group to a transaction; yields each outcome once
@@ -151,7 +151,7 @@ class Pipeline:
         while done < len(raws):
             started = time.monotonic()
             group = raws[done : done + GROUP_SIZE]
-            for outcome in self._group(group, source, acknowledge, started):
+            for outcome in self._group(group, source, history, started):
                 when = arrived[done] if done < len(arrived) else None
                 self._observe(outcome, source, started, when)
                 done += 1
@@ -160,7 +160,7 @@ class Pipeline:
                 _let_go()
 
     def _group(
-        self, raws: Sequence[bytes], source: str, acknowledge: bool, started: float
+        self, raws: Sequence[bytes], source: str, history: bool, started: float
     ) -> Iterator[Outcome]:
         outcomes: list[Outcome] = []
         failed = False
@@ -168,7 +168,7 @@ class Pipeline:
             with transaction(self.sessions) as session:
                 for raw in raws:
                     read, now = _read(raw, self.limits), self.clock.now()
-                    outcomes.append(self._store_read(session, read, source, acknowledge, now))
+                    outcomes.append(self._store_read(session, read, source, history, now))
                     if time.monotonic() - started > GROUP_SECONDS:
                         break
         except TryLater:
@@ -180,7 +180,7 @@ class Pipeline:
             return
         # Rolled back: each message of the group again on its own, in order.
         for raw in raws[: len(outcomes) + 1]:
-            yield self._ingest(_read(raw, self.limits), source, acknowledge)
+            yield self._ingest(_read(raw, self.limits), source, history)
 
     def _observe(
         self, outcome: Outcome, source: str, started: float, arrived: datetime | None
@@ -193,12 +193,12 @@ class Pipeline:
         for observe in self.observers:
             observe(outcome, source, waited)
 
-    def _ingest(self, read: _Read, source: str, acknowledge: bool) -> Outcome:
+    def _ingest(self, read: _Read, source: str, history: bool) -> Outcome:
         now = self.clock.now()
         for attempt in range(3):
             try:
                 with transaction(self.sessions) as session:
-                    return self._store_read(session, read, source, acknowledge, now)
+                    return self._store_read(session, read, source, history, now)
             except TryLater:
                 raise
             except IntegrityError:
@@ -214,7 +214,7 @@ class Pipeline:
                     # Quarantining failed on what we decoded: keep the bytes and why.
                     log.exception("quarantining a message from %s failed; kept bare", source)
                     why = f"could not be stored: {type(exc).__name__}"
-                    return self._ingest(_Read(read.raw, None, why, bare=True), source, acknowledge)
+                    return self._ingest(_Read(read.raw, None, why, bare=True), source, history)
                 message_id = read.mail.message_id
                 log.exception(
                     "message %s from %s failed; quarantined",
@@ -224,19 +224,23 @@ class Pipeline:
                 )
                 problem = f"internal error: {type(exc).__name__}: {exc}"
                 failed = _Read(read.raw, None, problem, traceback.format_exc(), message_id)
-                return self._ingest(failed, source, acknowledge)
+                return self._ingest(failed, source, history)
         raise AssertionError("unreachable")
 
     def _store_read(
-        self, session: Session, read: _Read, source: str, acknowledge: bool, now: datetime
+        self, session: Session, read: _Read, source: str, history: bool, now: datetime
     ) -> Outcome:
         if read.mail is None:
             return self._quarantine_raw(session, read, source, now)
         verdict = self.judge(read.mail)
-        outcome = self.store_parsed(
-            session, read.mail, verdict, source, now, acknowledge=acknowledge
-        )
-        return outcome if acknowledge else replace(outcome, auto_reply=False)
+        if not history:
+            return self.store_parsed(session, read.mail, verdict, source, now)
+        past.mark(session)
+        when = past.moment(read.mail, now)
+        outcome = self.store_parsed(session, read.mail, verdict, source, when, acknowledge=False)
+        if outcome.ticket_id is not None:
+            past.settle(session, outcome.ticket_id, now)
+        return replace(outcome, auto_reply=False)
 
     def judge(self, mail: ParsedMail) -> Verdict:
         """The guards' verdict, with the sender's authentication and spam score."""

@@ -93,10 +93,10 @@ def test_no_acknowledgement_to_robots_or_imports(
     settings = settings_for(tmp_path, db_url, {"spool_dir": "out"})
     p = Pipeline(settings, session_factory(engine), FixedClock(T0))
     p.ingest(mail(headers="Auto-Submitted: auto-replied\r\n"), "test")
-    p.ingest(mail(msgid="<m2@x>", sender="b@example.org"), "import", acknowledge=False)
+    p.ingest(mail(msgid="<m2@x>", sender="b@example.org"), "import", history=True)
     with session_factory(engine)() as s:
         kinds = [r.kind for r in s.scalars(select(OutboxMessage))]
-    assert kinds == ["notification", "notification"]
+    assert kinds == ["notification"]  # the import: nothing at all
 
 
 def test_a_burst_gets_a_handful_of_acknowledgements(

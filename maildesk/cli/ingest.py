@@ -60,12 +60,18 @@ def ingest(ctx: click.Context, desk: Desk, file: str, as_json: bool) -> None:
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the totals as JSON.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (it is off when not a tty).")
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Treat the mail as arriving now: acknowledgements, notifications, SLA clocks.",
+)
 @pass_desk
-def import_archive(desk: Desk, path: Path, as_json: bool, no_progress: bool) -> None:
-    """Import an mbox file or a Maildir folder; threads as live mail would.
+def import_archive(desk: Desk, path: Path, as_json: bool, no_progress: bool, live: bool) -> None:
+    """Import an mbox file or a Maildir folder as history; threads as live mail would.
 
-    Sends no acknowledgements. Safe to run again: messages already stored are
-    counted as duplicates.
+    Each mail keeps its own date, nothing is sent to anyone, and SLA deadlines
+    already past are history, not breaches (--live for new mail instead). Safe
+    to run again: messages already stored are counted as duplicates.
     """
     total, messages = archive_messages(path)
     pipeline = desk.pipeline()
@@ -81,7 +87,7 @@ def import_archive(desk: Desk, path: Path, as_json: bool, no_progress: bool) -> 
     ) as progress:
         task = progress.add_task("import", total=total)
         while chunk := list(islice(messages, GROUP_SIZE)):
-            for outcome in pipeline.ingest_many(chunk, f"import:{path.name}", acknowledge=False):
+            for outcome in pipeline.ingest_many(chunk, f"import:{path.name}", history=not live):
                 counts[outcome.status] += 1
                 progress.advance(task)
     summary = {

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from maildesk import history
 from maildesk.config.model import Settings
 from maildesk.outbox import budget, queue
 from maildesk.outbox.compose import Outgoing, compose, new_message_id
@@ -56,6 +57,8 @@ class Writer:
         """Render ``template`` with ``context`` and queue it; the Message-ID, or None if
         the template failed (recorded as an event, never raised)."""
         ticket_id = ticket.id if ticket is not None else None
+        if history.silent(session):
+            return None  # an imported mail: history, nobody is to hear of it now
         if ticket is not None and kind not in budget.UNCOUNTED:
             outbox = self.settings.outbox
             why = budget.spend(
