@@ -31,6 +31,7 @@ from maildesk.metrics import MailboxStatus, Metrics, start_http
 from maildesk.outbox.sender import Sender
 from maildesk.outcome import Outcome
 from maildesk.pipeline import Pipeline
+from maildesk.render import TemplateSet, missing_templates
 from maildesk.routing.router import Router, Signature, rules_signature
 from maildesk.sla.scheduler import Fired, SlaScheduler
 from maildesk.sources.imap import MailboxReader, run_mailbox
@@ -264,7 +265,8 @@ class Daemon:
         return True
 
     def reload_rules(self, seen: Signature) -> Signature:
-        """New rule files take effect at once; a broken file changes nothing.
+        """New rule and template files take effect at once; a broken file changes
+        nothing (the last good rules, or the last good templates, stay in force).
 
         Returns the signature now in force; a broken set is remembered so that
         its error is logged once, not every few seconds.
@@ -272,6 +274,7 @@ class Daemon:
         current = rules_signature(self.settings)
         if current == seen:
             return seen
+        self.reload_templates()
         router, problems = Router.load(self.settings)
         if problems:
             log.error(
@@ -286,6 +289,24 @@ class Daemon:
             len(router.rules.files),
         )
         return current
+
+    def reload_templates(self) -> bool:
+        """Templates read and checked again; used only if every one renders."""
+        mailer = self.pipeline.mailer
+        templates = TemplateSet(self.settings.paths.templates)
+        if templates.sources == mailer.templates.sources:
+            return False
+        folder, language = self.settings.paths.templates, self.settings.helpdesk.default_language
+        problems = templates.problems() + missing_templates(folder, language)
+        if problems:
+            log.error(
+                "templates not reloaded, the previous templates stay in force: %s",
+                "; ".join(str(p) for p in problems),
+            )
+            return False
+        mailer.templates = templates
+        log.info("templates reloaded: %d file(s) from %s", len(templates.sources), folder)
+        return True
 
     def _describe(self) -> None:
         s = self.settings

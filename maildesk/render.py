@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateSyntaxError
+from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from maildesk.errors import Problem, UserError
@@ -19,39 +19,78 @@ from maildesk.errors import Problem, UserError
 TEMPLATE_SUFFIXES = (".txt", ".html")
 
 
-def template_environment(folder: Path) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
-        loader=FileSystemLoader(str(folder)),
-        undefined=StrictUndefined,
-        autoescape=lambda name: bool(name and name.endswith(".html")),
-        keep_trailing_newline=True,
-    )
-
-
 def template_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in TEMPLATE_SUFFIXES)
 
 
+class _Snapshot(BaseLoader):
+    """Templates from memory, named by their file (so errors say which file and line)."""
+
+    def __init__(self, folder: Path, sources: Mapping[str, str]) -> None:
+        self.folder = folder
+        self.sources = sources
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Any]:
+        if template not in self.sources:
+            raise TemplateNotFound(template)
+        return self.sources[template], str(self.folder / template), lambda: True
+
+
+class TemplateSet:
+    """A templates folder as read at one moment, kept in memory.
+
+    The daemon renders from a set that passed ``problems()``; an edit on disk
+    takes effect only when the daemon has read and checked the folder again,
+    so a broken edit leaves the last good set in force (daemon.py).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.sources: dict[str, str] = {}
+        self.unreadable: dict[str, UnicodeDecodeError] = {}
+        for path in template_files(folder) if folder.is_dir() else []:
+            name = path.relative_to(folder).as_posix()
+            data = path.read_bytes()
+            try:
+                self.sources[name] = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self.unreadable[name] = exc
+        self.env = SandboxedEnvironment(
+            loader=_Snapshot(folder, self.sources),
+            undefined=StrictUndefined,
+            autoescape=lambda name: bool(name and name.endswith(".html")),
+            keep_trailing_newline=True,
+        )
+
+    def has(self, name: str) -> bool:
+        return name in self.sources
+
+    def problems(self) -> list[Problem]:
+        """Every template that does not compile or render with sample data, as
+        ``file:line: problem``."""
+        if not self.folder.is_dir():
+            return [Problem(str(self.folder), "templates folder not found")]
+        problems = [
+            Problem(str(self.folder / name), f"not UTF-8 (byte {exc.start})")
+            for name, exc in self.unreadable.items()
+        ]
+        context = sample_context()
+        for name in self.sources:
+            path = self.folder / name
+            try:
+                self.env.get_template(name).render(**context)
+            except TemplateSyntaxError as exc:
+                problems.append(Problem(f"{path}:{exc.lineno}", exc.message or "syntax error"))
+            except Exception as exc:  # undefined variables, sandbox refusals: the admin's to fix
+                problems.append(
+                    Problem(f"{path}:{_template_line(exc, name)}", f"with sample data: {exc}")
+                )
+        return sorted(problems, key=str)
+
+
 def template_problems(folder: Path) -> list[Problem]:
-    """Every template that does not compile, as ``file:line: problem``."""
-    if not folder.is_dir():
-        return [Problem(str(folder), "templates folder not found")]
-    env = template_environment(folder)
-    problems = []
-    context = sample_context()
-    for path in template_files(folder):
-        name = path.relative_to(folder).as_posix()
-        try:
-            env.get_template(name).render(**context)
-        except TemplateSyntaxError as exc:
-            problems.append(Problem(f"{path}:{exc.lineno}", exc.message or "syntax error"))
-        except UnicodeDecodeError as exc:
-            problems.append(Problem(str(path), f"not UTF-8 (byte {exc.start})"))
-        except Exception as exc:  # undefined variables, sandbox refusals: the admin's to fix
-            problems.append(
-                Problem(f"{path}:{_template_line(exc, name)}", f"with sample data: {exc}")
-            )
-    return problems
+    """Every template of the folder that does not compile, as ``file:line: problem``."""
+    return TemplateSet(folder).problems()
 
 
 def _template_line(exc: BaseException, name: str) -> int:
@@ -81,39 +120,48 @@ def choose_language(folder: Path, event: str, wanted: Sequence[str | None]) -> s
     return None
 
 
+def _language_in(templates: TemplateSet, event: str, wanted: Sequence[str | None]) -> str | None:
+    return next((w for w in wanted if w and templates.has(f"{event}.{w}.txt")), None)
+
+
+_shipped: TemplateSet | None = None
+
+
 def render_event(
-    env: SandboxedEnvironment,
-    folder: Path,
+    templates: TemplateSet,
     event: str,
     wanted: Sequence[str | None],
     context: Mapping[str, Any],
 ) -> Rendered:
     """Render EVENT.LANG.txt (and .html if present). The text's first line may be
     "Subject: ..."; the subject is made one line whatever the values contain."""
-    language = choose_language(folder, event, wanted)
+    global _shipped
+    language = _language_in(templates, event, wanted)
     if language is None and event in SHIPPED_EVENTS:
         from maildesk.starter import starter_dir
 
         shipped = starter_dir("templates")
-        if shipped != folder and choose_language(shipped, event, wanted) is not None:
-            return render_event(template_environment(shipped), shipped, event, wanted, context)
+        if _shipped is None or _shipped.folder != shipped:
+            _shipped = TemplateSet(shipped)
+        if shipped != templates.folder and _language_in(_shipped, event, wanted) is not None:
+            return render_event(_shipped, event, wanted, context)
     if language is None:
         raise UserError(
             [
                 Problem(
-                    str(folder / f"{event}.*.txt"),
+                    str(templates.folder / f"{event}.*.txt"),
                     f"no template for {event!r} in {', '.join(w for w in wanted if w)}",
                 )
             ]
         )
-    text = env.get_template(f"{event}.{language}.txt").render(**context)
+    text = templates.env.get_template(f"{event}.{language}.txt").render(**context)
     subject = ""
     first, _, rest = text.partition("\n")
     if first.lower().startswith("subject:"):
         subject, text = first.split(":", 1)[1].strip(), rest.lstrip("\n")
     html = None
-    if (folder / f"{event}.{language}.html").is_file():
-        html = env.get_template(f"{event}.{language}.html").render(**context)
+    if templates.has(f"{event}.{language}.html"):
+        html = templates.env.get_template(f"{event}.{language}.html").render(**context)
     return Rendered(" ".join(subject.split()), text, html, language)
 
 

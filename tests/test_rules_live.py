@@ -270,3 +270,72 @@ def test_running_daemon_reloads_rules_and_ignores_a_broken_save(
             daemon.stop()
             thread.join(10)
     assert caplog.text.count("rules not reloaded") == 1
+
+
+def test_running_daemon_keeps_the_last_good_templates(
+    engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A misspelled variable saved into a live template changes nothing: the
+    acknowledgement still goes out, with the last good template."""
+    import threading
+    import time
+
+    from maildesk.store.models import OutboxMessage
+
+    settings = desk_settings(tmp_path, db_url)
+    pipeline = Pipeline(settings, session_factory(engine))
+    daemon = Daemon(settings, pipeline)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+
+    def wait_for(text: str) -> None:
+        deadline = time.monotonic() + 10
+        while text not in caplog.text:
+            assert time.monotonic() < deadline, f"no log line with {text!r}"
+            time.sleep(0.05)
+
+    template = tmp_path / "templates" / "acknowledgement.en.txt"
+    good = template.read_text()
+    with caplog.at_level(logging.INFO, logger="maildesk.daemon"):
+        thread.start()
+        try:
+            wait_for("maildesk ready")
+            template.write_text(good.replace("helpdesk.name", "helpdesk.nmae", 1) + "Ciao\n")
+            wait_for("templates not reloaded")
+            assert "acknowledgement.en.txt" in caplog.text and "nmae" in caplog.text
+            pipeline.ingest(mail("Help", msgid="<ack1@x>"), "test")
+            template.write_text(good + "Thanks for waiting.\n")
+            wait_for("templates reloaded")
+            pipeline.ingest(mail("More help", sender="b@example.org", msgid="<ack2@x>"), "test")
+        finally:
+            daemon.stop()
+            thread.join(10)
+    with session_factory(engine)() as s:
+        acks = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "acknowledgement")
+        ).all()
+    assert len(acks) == 2 and all(a.state != "failed" for a in acks)
+    assert b"Ciao" not in acks[0].raw and b"Thanks for waiting." in acks[1].raw
+
+
+def test_a_template_that_fails_on_real_data_fails_visibly(
+    engine: Engine, db_url: str, tmp_path: Path, run: Run
+) -> None:
+    """It renders with `maildesk check`'s sample data (ticket 1042) but not for
+    ticket 1: the mail is a failed row in `outbox list`, never silently dropped."""
+    settings = desk_settings(tmp_path, db_url)
+    template = tmp_path / "templates" / "acknowledgement.en.txt"
+    template.write_text(
+        template.read_text() + "{% if ticket.id < 1000 %}{{ ticket.nosuch }}{% endif %}\n"
+    )
+    pipeline = Pipeline(settings, session_factory(engine))
+    out = pipeline.ingest(mail("Help", msgid="<f1@x>"), "test")
+    config = tmp_path / "maildesk.toml"
+    config.write_text(
+        f'[helpdesk]\naddress = "support@example.com"\n[database]\nurl = "{db_url}"\n'
+        '[smtp]\nspool_dir = "out"\n[[tiers]]\nname = "L1"\n'
+    )
+    code, text, _ = run("-c", str(config), "outbox", "list", "--json")
+    rows = json.loads(text)
+    [failed] = [r for r in rows if r["kind"] == "acknowledgement"]
+    assert code == 0 and failed["state"] == "failed" and failed["ticket"] == out.ticket_id
+    assert "acknowledgement" in failed["last_error"] and "nosuch" in failed["last_error"]

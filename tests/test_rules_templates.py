@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
-from maildesk.render import template_environment, template_problems
+from maildesk.render import TemplateSet, template_problems
 from maildesk.routing.rules import rule_problems
 from maildesk.starter import starter_dir
 
@@ -69,7 +69,7 @@ def test_template_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 
 def test_customer_text_cannot_run_template_code(tmp_path: Path) -> None:
     (tmp_path / "ack.en.txt").write_text("Re: {{ ticket.subject }}")
-    env = template_environment(tmp_path)
+    env = TemplateSet(tmp_path).env
     evil = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
     assert env.get_template("ack.en.txt").render(ticket={"subject": evil}) == f"Re: {evil}"
 
@@ -77,18 +77,18 @@ def test_customer_text_cannot_run_template_code(tmp_path: Path) -> None:
 def test_sandbox_blocks_unsafe_attributes_in_templates(tmp_path: Path) -> None:
     (tmp_path / "bad.en.txt").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}")
     with pytest.raises(SecurityError):
-        template_environment(tmp_path).get_template("bad.en.txt").render()
+        TemplateSet(tmp_path).env.get_template("bad.en.txt").render()
 
 
 def test_unknown_variable_is_an_error_not_a_blank(tmp_path: Path) -> None:
     (tmp_path / "t.en.txt").write_text("Hi {{ custmer.name }}")
     with pytest.raises(UndefinedError):
-        template_environment(tmp_path).get_template("t.en.txt").render(customer={"name": "A"})
+        TemplateSet(tmp_path).env.get_template("t.en.txt").render(customer={"name": "A"})
 
 
 def test_html_templates_escape_values(tmp_path: Path) -> None:
     (tmp_path / "t.en.html").write_text("<p>{{ subject }}</p>")
-    html = template_environment(tmp_path).get_template("t.en.html").render(subject="<script>x")
+    html = TemplateSet(tmp_path).env.get_template("t.en.html").render(subject="<script>x")
     assert html == "<p>&lt;script&gt;x</p>"
 
 
@@ -124,12 +124,11 @@ def test_required_templates_must_exist(tmp_path: Path) -> None:
 
 
 def test_subject_line_and_language_fallback() -> None:
-    from maildesk.render import render_event, sample_context, template_environment
+    from maildesk.render import render_event, sample_context
 
-    folder = starter_dir("templates")
-    env = template_environment(folder)
-    ru = render_event(env, folder, "acknowledgement", ["ru", "en"], sample_context())
+    templates = TemplateSet(starter_dir("templates"))
+    ru = render_event(templates, "acknowledgement", ["ru", "en"], sample_context())
     assert ru.language == "ru" and ru.subject == "[#1042] Printer on fire"
     assert ru.text.startswith("Здравствуйте, Alice Example!")
-    de = render_event(env, folder, "acknowledgement", ["de", "en"], sample_context())
+    de = render_event(templates, "acknowledgement", ["de", "en"], sample_context())
     assert de.language == "en" and de.text.startswith("Hello Alice Example")

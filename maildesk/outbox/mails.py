@@ -331,7 +331,7 @@ class Mailer(Writer):
         try:
             context = {**self.context(ticket, message, mail, language), **(extra or {})}
         except Exception as exc:
-            self._template_error(session, ticket.id, kind, template, exc, now)
+            self._template_error(session, ticket.id, kind, template, exc, now, to)
             return None
         return self.send(
             session,

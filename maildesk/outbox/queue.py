@@ -27,8 +27,12 @@ def enqueue(
     recipients: list[str],
     raw: bytes,
     now: datetime,
+    failed: str | None = None,
 ) -> None:
-    """Written at once (see insert_now); committed with the change that caused it."""
+    """Written at once (see insert_now); committed with the change that caused it.
+
+    ``failed``: the mail could not even be composed (a template error); the row
+    says so in ``outbox list`` instead of the mail vanishing, and is never sent."""
     insert_now(
         session,
         OutboxMessage,
@@ -39,10 +43,11 @@ def enqueue(
             "sender": sender,
             "recipients": recipients,
             "raw": raw,
-            "state": "pending",
+            "state": "failed" if failed else "pending",
             "attempts": 0,
             "created_at": now,
             "next_attempt_at": now,
+            "last_error": failed,
         },
     )
 

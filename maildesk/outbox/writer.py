@@ -12,7 +12,7 @@ from maildesk import history
 from maildesk.config.model import Settings
 from maildesk.outbox import budget, queue
 from maildesk.outbox.compose import Outgoing, compose, new_message_id
-from maildesk.render import render_event, template_environment
+from maildesk.render import TemplateSet, render_event
 from maildesk.store.ingest import add_event
 from maildesk.store.models import Ticket
 from maildesk.thread import ticket_token
@@ -24,7 +24,8 @@ class Writer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.folder = settings.paths.templates
-        self.env = template_environment(self.folder)
+        # Replaced whole by the daemon when an edited folder passes its check.
+        self.templates = TemplateSet(self.folder)
         self.address = settings.helpdesk.address
         self.domain = self.address.rpartition("@")[2]
         self.agents = frozenset(
@@ -73,9 +74,9 @@ class Writer:
                 self.suppressed(session, ticket, kind, to, why, now)
                 return None
         try:
-            rendered = render_event(self.env, self.folder, template, wanted, context)
+            rendered = render_event(self.templates, template, wanted, context)
         except Exception as exc:  # a broken template must never cost us the customer's mail
-            self._template_error(session, ticket_id, kind, template, exc, now)
+            self._template_error(session, ticket_id, kind, template, exc, now, to)
             return None
         subject = rendered.subject
         if ticket is not None:
@@ -152,7 +153,10 @@ class Writer:
         template: str,
         exc: Exception,
         now: datetime,
+        to: list[str],
     ) -> None:
+        """A mail that could not be written: an event, and a failed outbox row that
+        `maildesk outbox list` shows, so that it is never lost without a trace."""
         log.error("ticket %s: %s not sent: template %s: %s", ticket_id, kind, template, exc)
         add_event(
             session,
@@ -161,4 +165,15 @@ class Writer:
             "template_error",
             {"kind": kind, "template": template, "error": str(exc)[:500]},
             now,
+        )
+        queue.enqueue(
+            session,
+            ticket_id=ticket_id,
+            kind=kind,
+            message_id=new_message_id(self.domain, ticket_id),
+            sender=self.address,
+            recipients=list(to),
+            raw=b"",
+            now=now,
+            failed=f"template {template}: {str(exc)[:500]} (not composed, never sent)",
         )
