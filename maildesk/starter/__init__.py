@@ -10,6 +10,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 CONFIG = HERE / "maildesk.toml"
+UNIT = HERE / "maildesk.service"  # the systemd unit `maildesk init --system` writes
 
 
 def starter_dir(name: str) -> Path:
