@@ -78,6 +78,10 @@ class Daemon:
             source, outcome.status, outcome.new_ticket, outcome.auto_reply, seconds
         )
 
+    def idling(self) -> bool:
+        """Every mailbox reader is in IDLE, waiting for news (tests wait for this)."""
+        return bool(self._readers) and all(r.idling.is_set() for r in self._readers)
+
     def _mailbox_status(self) -> list[MailboxStatus]:
         return [
             MailboxStatus(r.box.name, r.client is not None, r.last_error) for r in self._readers

@@ -17,15 +17,25 @@ from maildesk.cli.main import main
 from maildesk.starter import starter_dir
 from maildesk.store.db import make_engine
 from maildesk.store.schema import upgrade
+from tests import corpus
 from tests.support import postgres
 from tests.support.dovecot import Account, Dovecot, find_dovecot, start_dovecot
-from tests.support.need import missing
+from tests.support.need import REQUIRE, missing, servers_required
 from tests.support.smtpsink import Sink
 
 Run = Callable[..., tuple[int, str, str]]
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under MAILDESK_REQUIRE_SERVERS a missing corpus ends the run before it starts:
+    its parametrized tests would otherwise just not exist (hundreds of cases)."""
+    if servers_required() and not corpus.present():
+        raise pytest.UsageError(
+            f"the shared mail corpus is required ({REQUIRE} is set) but not at "
+            f"{corpus.CORPUS}: {corpus.HOW}"
+        )
 # For tests that are not about routing: no rules, the shipped templates.
 NO_RULES = {
     "rules": str(REPO / "tests" / "data" / "no-rules"),

@@ -1,14 +1,28 @@
-"""The shared mail corpus (../shared/corpus), read in place; tests skip when it is absent."""
+"""The shared mail corpus, read in place: $MAILDESK_CORPUS, else ../shared/corpus.
+
+Tests skip when it is absent, except under MAILDESK_REQUIRE_SERVERS (CI),
+where a missing corpus fails the run at once (conftest.py): hundreds of
+cases would otherwise vanish without a failure.
+"""
 
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.support.need import missing
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+CORPUS = Path(
+    os.environ.get("MAILDESK_CORPUS")
+    or Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+)
+HOW = "set MAILDESK_CORPUS to the shared corpus folder (the one with INDEX.tsv)"
+
+
+def present() -> bool:
+    return (CORPUS / "INDEX.tsv").is_file()
 
 
 @dataclass(frozen=True)
@@ -38,8 +52,8 @@ def samples() -> list[Sample]:
 
 
 def need_corpus() -> None:
-    if not (CORPUS / "INDEX.tsv").exists():
-        pytest.skip(f"the shared mail corpus is not at {CORPUS}")
+    if not present():
+        missing(f"the shared mail corpus at {CORPUS}", HOW)
 
 
 def ids(items: list[Sample]) -> list[str]:

@@ -173,13 +173,10 @@ def test_idle_picks_up_new_mail_within_seconds(
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
     try:
-        _wait(
-            lambda: _state_saved(engine) or folder_count(dovecot, imap_account, "Processed") == 0,
-            10,
-        )
-        time.sleep(0.5)  # let the reader enter IDLE
         latencies = []
         for n in range(1, 4):
+            # The real condition: the server has the reader in IDLE (not a fixed sleep).
+            _wait(daemon.idling, 30)
             appended = time.monotonic()
             append(dovecot, imap_account, [mail(n)])
             _wait(lambda n=n: f"<q{n}@example.org>" in stored(engine), 10)
@@ -191,10 +188,6 @@ def test_idle_picks_up_new_mail_within_seconds(
         daemon.stop()
         thread.join(10)
     assert not thread.is_alive()
-
-
-def _state_saved(engine: Engine) -> bool:
-    return True
 
 
 def _wait(condition: Callable[[], bool], seconds: float) -> None:

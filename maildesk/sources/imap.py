@@ -118,6 +118,7 @@ class MailboxReader:
         self.client: IMAPClient | None = None
         self.moves = False
         self.idle_ok = False
+        self.idling = threading.Event()  # set while the server has us in IDLE
         self.last_error: str | None = None  # for /healthz
         self.owner = process_owner()  # whose claims (store/mailboxes.py)
 
@@ -247,6 +248,7 @@ class MailboxReader:
             stop.wait(self.box.poll_interval)
             return
         client.idle()
+        self.idling.set()
         try:
             deadline = time.monotonic() + min(self.box.poll_interval, 29 * 60)
             while not stop.is_set() and time.monotonic() < deadline:
@@ -254,6 +256,7 @@ class MailboxReader:
                 if client.idle_check(timeout=0.5):
                     break
         finally:
+            self.idling.clear()
             client.idle_done()
 
     def _client(self) -> IMAPClient:
