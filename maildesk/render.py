@@ -174,6 +174,7 @@ def sample_context() -> dict[str, Any]:
             "token": "[#1042]",
             "subject": "Printer on fire",
             "status": "new",
+            "status_name": "new",
             "priority": "normal",
             "tier": "L1",
             "tags": ["printer"],
@@ -193,7 +194,13 @@ def sample_context() -> dict[str, Any]:
             "from": "alice@example.org",
             "attachments": [],
         },
-        "sla": {"policy": "normal", "first_response": "2 hours", "resolution": "4 hours"},
+        "sla": {
+            "policy": "normal",
+            "first_response": "2 hours",
+            "resolution": "4 hours",
+            "first_response_within": "within 2 hours",
+            "resolution_within": "within 4 hours",
+        },
         "articles": [
             {"title": "Reset a forgotten password", "url": "https://help.example.com/reset"}
         ],

@@ -36,6 +36,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"the shared mail corpus is required ({REQUIRE} is set) but not at "
             f"{corpus.CORPUS}: {corpus.HOW}"
         )
+
+
 # For tests that are not about routing: no rules, the shipped templates.
 NO_RULES = {
     "rules": str(REPO / "tests" / "data" / "no-rules"),

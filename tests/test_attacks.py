@@ -250,3 +250,20 @@ def test_a_leaked_message_id_over_imap(
     deliver(mail(AGENT, f"Re: [#{n}] Contract", "Renewed.", "<g1@example.com>"))
     assert [m.get_content().strip() for m in to(smtp_sink, ALICE)][-1].startswith("Renewed.")
     assert MALLORY not in everyone(smtp_sink)
+
+
+def test_a_russian_customer_reads_russian(tmp_path: Path, smtp_sink: Sink) -> None:
+    """Issue 21: "в течение 2 часов", not "2 часа"; the status in Russian, not "resolved"."""
+    config, port = init_desk(tmp_path, smtp_sink)
+    with daemon(config, port):
+        question = "Здравствуйте! Не работает принтер в бухгалтерии, помогите пожалуйста."
+        send(port, mail(ALICE, "Не работает принтер", question, "<ru1@c>"), ALICE)
+        ack = arrives(smtp_sink, ALICE, lambda m: "принтер" in str(m["Subject"]))
+        n = ticket_of(ack)
+        answer = "#status resolved\r\nЗаменили картридж."
+        send(
+            port, mail(AGENT, f"Re: [#{n}] Не работает принтер", answer, "<ru2@example.com>"), AGENT
+        )
+        status = arrives(smtp_sink, ALICE, lambda m: "решён" in m.get_content())
+    assert "Мы ответим в течение 2 часов." in ack.get_content()
+    assert "resolved" not in status.get_content() and "(решён)" in str(status["Subject"])

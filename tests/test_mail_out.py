@@ -218,6 +218,42 @@ def test_humanize(minutes: int, language: str, text: str) -> None:
     assert humanize(timedelta(minutes=minutes), language) == text
 
 
+@pytest.mark.parametrize(
+    ("minutes", "language", "text"),
+    [
+        (120, "en", "within 2 hours"),
+        (60, "ru", "в течение 1 часа"),
+        (120, "ru", "в течение 2 часов"),
+        (240, "ru", "в течение 4 часов"),
+        (300, "ru", "в течение 5 часов"),
+        (21 * 60, "ru", "в течение 21 часа"),
+        (11 * 60, "ru", "в течение 11 часов"),
+        (15, "ru", "в течение 15 минут"),
+        (1, "ru", "в течение 1 минуты"),
+        (22, "ru", "в течение 22 минут"),
+        (1440, "ru", "в течение 1 дня"),
+        (2 * 1440 + 120, "ru", "в течение 2 дней 2 часов"),
+    ],
+)
+def test_a_promise_has_the_case_its_phrase_needs(minutes: int, language: str, text: str) -> None:
+    from maildesk.outbox.humanize import within
+
+    assert within(timedelta(minutes=minutes), language) == text
+
+
+def test_status_names_for_customers() -> None:
+    from maildesk.outbox.humanize import status_name
+
+    assert [status_name(s, "ru") for s in ("new", "open", "pending", "resolved", "closed")] == [
+        "новый",
+        "в работе",
+        "ждёт вашего ответа",
+        "решён",
+        "закрыт",
+    ]
+    assert status_name("resolved", "en") == "resolved"
+
+
 def test_header_injection_is_impossible() -> None:
     raw = compose(
         Outgoing(

@@ -310,9 +310,7 @@ def test_running_daemon_keeps_the_last_good_templates(
             daemon.stop()
             thread.join(10)
     with session_factory(engine)() as s:
-        acks = s.scalars(
-            select(OutboxMessage).where(OutboxMessage.kind == "acknowledgement")
-        ).all()
+        acks = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "acknowledgement")).all()
     assert len(acks) == 2 and all(a.state != "failed" for a in acks)
     assert b"Ciao" not in acks[0].raw and b"Thanks for waiting." in acks[1].raw
 

@@ -10,15 +10,50 @@ _UNITS = {
 }
 
 
+# Russian after "в течение" (within): the genitive, singular after 1, 21, 31...
+# (в течение 1 часа, 21 часа) and plural after every other number (2 часов, 5 часов).
+_GENITIVE = {
+    "ru": (("дня", "дней", "дней"), ("часа", "часов", "часов"), ("минуты", "минут", "минут")),
+}
+_WITHIN = {"en": "within {}", "ru": "в течение {}"}
+
+
 def humanize(duration: timedelta, language: str) -> str:
-    """2h -> "2 hours" / "2 часа"; the promise a customer reads in the acknowledgement."""
+    """2h -> "2 hours" / "2 часа": a duration on its own (nominative)."""
+    return _spell(duration, language, _UNITS.get(language, _UNITS["en"]))
+
+
+def within(duration: timedelta, language: str) -> str:
+    """2h -> "within 2 hours" / "в течение 2 часов": the promise in the
+    acknowledgement, with the case the phrase needs."""
+    units = _GENITIVE.get(language) or _UNITS.get(language, _UNITS["en"])
+    phrase = _WITHIN.get(language, _WITHIN["en"])
+    return phrase.format(_spell(duration, language, units))
+
+
+def _spell(duration: timedelta, language: str, units: tuple[tuple[str, ...], ...]) -> str:
     total = int(duration.total_seconds() // 60)
     parts = []
-    units = _UNITS.get(language, _UNITS["en"])
     for amount, names in zip((total // 1440, total % 1440 // 60, total % 60), units, strict=True):
         if amount:
             parts.append(f"{amount} {_plural(amount, names, language)}")
     return " ".join(parts) or f"1 {units[2][0]}"
+
+
+_STATUSES = {
+    "ru": {
+        "new": "новый",
+        "open": "в работе",
+        "pending": "ждёт вашего ответа",
+        "resolved": "решён",
+        "closed": "закрыт",
+    },
+}
+
+
+def status_name(status: str, language: str) -> str:
+    """A ticket status as the customer reads it: "pending" is "ждёт вашего ответа"."""
+    return _STATUSES.get(language, {}).get(status, status)
 
 
 def _plural(n: int, names: tuple[str, ...], language: str) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
 from maildesk.outbox import alerts, queue
-from maildesk.outbox.humanize import humanize
+from maildesk.outbox.humanize import humanize, status_name, within
 from maildesk.outbox.writer import Writer
 from maildesk.parse import ParsedMail
 from maildesk.routing.route import Route
@@ -64,6 +64,8 @@ class Mailer(Writer):
                 "token": ticket_token(self.settings.helpdesk.token_format, ticket.id),
                 "subject": ticket.subject,
                 "status": ticket.status,
+                # The status in the mail's language ("решён"), for customers.
+                "status_name": status_name(ticket.status, language),
                 "priority": ticket.priority,
                 "tier": ticket.tier,
                 "tags": ticket.tags,
@@ -89,6 +91,9 @@ class Mailer(Writer):
                 "policy": ticket.sla_policy,
                 "first_response": humanize(first, language) if first else None,
                 "resolution": humanize(resolve, language) if resolve else None,
+                # "within 2 hours" / "в течение 2 часов": the phrase, in the right case.
+                "first_response_within": within(first, language) if first else None,
+                "resolution_within": within(resolve, language) if resolve else None,
             },
         }
 
