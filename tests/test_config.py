@@ -144,6 +144,29 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     ]
 
 
+def test_structure_and_meaning_are_checked_together(tmp_path: Path) -> None:
+    """The README's example: a wrong type, a typo and an unknown tier, in one run."""
+    text = (
+        BASE
+        + MAILBOX.replace('password = "secret"', 'pasword = "secret"')
+        + 'port = "abc"\n[[tiers]]\nname = "L1"\nescalates_to = "L9"\n[[tiers]]\nname = "L2"\n'
+    )
+    assert problems(tmp_path, text) == [
+        'mailboxes[0].port: expected an integer, got "abc"',
+        'mailboxes[0].pasword: unknown key (did you mean "password"?)',
+        "mailboxes[0]: give one of password, password_env or password_file",
+        'tiers[0].escalates_to: unknown tier "L9" (tiers: L1, L2)',
+    ]
+
+
+def test_a_missing_required_key_stops_at_the_structure(tmp_path: Path) -> None:
+    text = '[helpdesk]\nname = "x"\n[[tiers]]\nname = "L1"\nescalates_to = "L9"\n'
+    assert problems(tmp_path, text) == [
+        "helpdesk.address: required key is missing",
+        "smtp: required key is missing",
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -266,6 +289,9 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
             BASE + '[trust]\nauthserv_id = ["mx.example.com; dmarc=pass"]\nsuspicious = "drop"\n',
             [
                 'trust.suspicious: expected one of "ticket", "hold"; got "drop"',
+                # Checked too, although the structure was wrong: every problem at once.
+                "trust.authserv_id[0]: expected the host name your MTA writes first in "
+                'Authentication-Results (e.g. "mx.example.com"), got "mx.example.com; dmarc=pass"',
             ],
         ),
         (

@@ -6,6 +6,7 @@ Each problem is one line: ``FILE: KEY: what is wrong``, e.g.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import os
@@ -59,6 +60,40 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
     return settings_from_mapping(data, name=name, base=path.resolve().parent)
 
 
+def _more_problems(data: Mapping[str, Any], error: ValidationError, base: Path) -> list[str]:
+    """The semantic problems (an unknown tier, a bad listen address...) of a config
+    whose structure is wrong too: the keys at fault are dropped and the rest is
+    checked, so that one `maildesk check` shows everything. None when a required
+    key is missing (nothing sensible is left to check)."""
+    trimmed = copy.deepcopy(dict(data))
+    for _ in range(5):
+        for detail in error.errors():
+            if detail["type"] == "missing" or not _drop(trimmed, detail["loc"]):
+                return []
+        try:
+            settings = Settings.model_validate(trimmed, context={"base": base})
+        except ValidationError as again:
+            error = again
+            continue
+        return semantic_problems(_with_database_path(settings, base))
+    return []
+
+
+def _drop(data: Any, loc: tuple[Any, ...]) -> bool:
+    """Remove the key at ``loc`` (a dict key under dicts and lists); False if it cannot."""
+    *path, last = loc
+    for step in path:
+        in_list = isinstance(data, list) and isinstance(step, int) and step < len(data)
+        if in_list or (isinstance(data, dict) and step in data):
+            data = data[step]
+        else:
+            return False
+    if isinstance(data, dict) and last in data:
+        del data[last]
+        return True
+    return False
+
+
 def settings_from_mapping(data: Mapping[str, Any], *, name: str, base: Path) -> Settings:
     """Validate already-parsed TOML; ``base`` is the folder relative paths start from."""
     data = dict(data)
@@ -68,7 +103,10 @@ def settings_from_mapping(data: Mapping[str, Any], *, name: str, base: Path) -> 
     try:
         settings = Settings.model_validate(data, context={"base": base})
     except ValidationError as exc:
-        raise UserError([Problem(name, line) for line in explain(exc, Settings)]) from None
+        problems = [Problem(name, line) for line in explain(exc, Settings)]
+        # Every problem at once: the rest checked as if the bad keys were not there.
+        problems += [Problem(name, line) for line in _more_problems(data, exc, base)]
+        raise UserError(problems) from None
     settings = _with_database_path(settings, base)
     problems = [Problem(name, line) for line in semantic_problems(settings)]
     if problems:
