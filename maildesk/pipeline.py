@@ -380,13 +380,18 @@ class Pipeline:
                     {"why": "; ".join(verdict.trust.reasons)},
                     now,
                 )
+        said = decision.reason
+        if decision.reopen and ticket.status in ("resolved", "closed"):
+            # Threading would have reopened it; a survey answer or an auto-reply did not.
+            why = " (a survey answer)" if handled == "survey" else ""
+            said = f"{said.split('; reopens')[0]}; the ticket stays {ticket.status}{why}"
         if not new:
             store.add_event(
                 session,
                 ticket.id,
                 mail.sender.address,
                 "message",
-                {"message": message.id, "how": decision.how, "reason": decision.reason},
+                {"message": message.id, "how": decision.how, "reason": said},
                 now,
             )
         if reused is not None:
@@ -408,7 +413,7 @@ class Pipeline:
             message_id=mail.message_id,
             new_ticket=new,
             auto_reply=not verdict.silent and acknowledge_with is not False,
-            detail=decision.reason,
+            detail=said,
             acknowledge=acknowledge_with,
         )
 

@@ -185,17 +185,20 @@ def test_survey_after_resolution_records_the_score_and_tells_the_lead(desk: Desk
     assert desk.daemon.surveys.tick(T0 + timedelta(hours=5)) == []  # once
     survey = desk.survey(n)
     assert survey is not None and survey.state == "sent" and survey.message_id
-    desk.ingest(
+    desk.clock._at = T0 + timedelta(hours=3)
+    answered = desk.pipeline.ingest(
         mail(
             f"Re: [#{n}] How did we do? Printer on fire",
             msgid="<m2@example.org>",
             headers=f"In-Reply-To: {survey.message_id}\r\n",
             body="2 - it took too long\n\n> How satisfied are you with our help?",
         ),
-        timedelta(hours=3),
+        "test",
     )
     ticket = desk.ticket(n)
     assert ticket.status == "resolved"  # an answer does not reopen
+    # ... and the log says so (it said "reopens the resolved ticket").
+    assert answered.detail.endswith("the ticket stays resolved (a survey answer)")
     survey = desk.survey(n)
     assert survey is not None
     assert (survey.state, survey.score, survey.comment) == ("answered", 2, "it took too long")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from maildesk.cli import output
 from maildesk.cli.context import Desk, pass_desk
@@ -39,6 +39,17 @@ def outbox_list(desk: Desk, states: tuple[str, ...], limit: int, as_json: bool) 
             .limit(limit)
         ).all()
         data = [_row(r) for r in rows]
+        hidden = (
+            {}
+            if data
+            else dict(
+                session.execute(
+                    select(OutboxMessage.state, func.count())
+                    .where(OutboxMessage.state.not_in(wanted))
+                    .group_by(OutboxMessage.state)
+                ).all()
+            )
+        )
     if as_json:
         output.print_json(data)
         return
@@ -57,7 +68,7 @@ def outbox_list(desk: Desk, states: tuple[str, ...], limit: int, as_json: bool) 
             ]
             for d in data
         ),
-        empty="outbox is empty",
+        empty=_nothing(wanted, hidden),
     )
 
 
@@ -75,3 +86,12 @@ def _row(row: OutboxMessage) -> dict[str, Any]:
         "sent_at": output.timestamp(row.sent_at),
         "last_error": row.last_error,
     }
+
+
+def _nothing(wanted: tuple[str, ...], hidden: dict[str, int]) -> str:
+    """What an empty list means: "outbox is empty" only when it is."""
+    if not hidden:
+        return "outbox is empty"
+    others = ", ".join(f"{n} {state}" for state, n in sorted(hidden.items()))
+    first = sorted(hidden)[0]
+    return f"no {' or '.join(wanted)} mail ({others}; see them with --state {first})"

@@ -5,6 +5,7 @@ The JSON shapes are a stable interface for scripts; README.md documents them.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import click
@@ -162,10 +163,11 @@ def ticket_json(row: TicketRow, token_format: str) -> dict[str, Any]:
         "message_count": row.message_count,
         "sla": {
             "policy": row.sla_policy,
-            "first_response_due": output.timestamp(row.first_response_due),
+            # Nothing is due on a resolved or closed ticket.
+            "first_response_due": output.timestamp(_due(row, row.first_response_due)),
             "first_response_at": output.timestamp(row.first_response_at),
-            "next_response_due": output.timestamp(row.next_response_due),
-            "resolution_due": output.timestamp(row.resolution_due),
+            "next_response_due": output.timestamp(_due(row, row.next_response_due)),
+            "resolution_due": output.timestamp(_due(row, row.resolution_due)),
         },
     }
 
@@ -199,15 +201,26 @@ def event_json(e: EventRow) -> dict[str, Any]:
     }
 
 
+DONE = ("resolved", "closed")
+
+
+def _due(t: TicketRow, when: datetime | None) -> datetime | None:
+    return None if t.status in DONE else when
+
+
 def _sla_line(t: TicketRow) -> str:
     parts = [f"SLA {t.sla_policy}:"]
     if t.first_response_at is not None:
         parts.append(f"first response {output.timestamp(t.first_response_at)}")
+    elif t.status in DONE:
+        parts.append("no first response")
     elif t.first_response_due is not None:
         parts.append(f"first response due {output.timestamp(t.first_response_due)}")
-    if t.next_response_due is not None:
+    if t.status in DONE:  # nothing is due on a ticket that is done
+        parts.append(t.status)
+    elif t.next_response_due is not None:
         parts.append(f"next response due {output.timestamp(t.next_response_due)}")
-    if t.resolution_due is not None:
+    if t.resolution_due is not None and t.status not in DONE:
         parts.append(f"resolution due {output.timestamp(t.resolution_due)}")
     return " ".join(parts[:1]) + " " + ", ".join(parts[1:])
 

@@ -44,7 +44,7 @@ class InboundHandler:
         loop = asyncio.get_running_loop()
         try:
             outcome: Outcome = await loop.run_in_executor(
-                self.workers, self.pipeline.ingest, bytes(raw), f"{self.protocol}:{session.peer}"
+                self.workers, self.pipeline.ingest, bytes(raw), source_label(self.protocol, session)
             )
         except TryLater as exc:
             log.warning("answered 451 to %s: %s", session.peer, exc)
@@ -61,6 +61,17 @@ class InboundHandler:
     async def handle_exception(self, error: Exception) -> str:
         log.error("inbound listener error: %r", error)
         return TEMPFAIL
+
+
+def source_label(protocol: str, session: Session) -> str:
+    """ "smtp:127.0.0.1:50248", "lmtp:[::1]:41000": where a message came from, for
+    the history (aiosmtpd's peer is a tuple)."""
+    peer = session.peer
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        host = str(peer[0])
+        host = f"[{host}]" if ":" in host else host
+        return f"{protocol}:{host}:{peer[1]}"
+    return f"{protocol}:{peer}"
 
 
 class _SMTP(Spooled, SMTP):
