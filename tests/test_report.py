@@ -247,3 +247,6 @@ def test_an_empty_period_still_renders(
     )
     assert code == 0 and "(0 tickets" in said
     assert "nothing in this period" in page.read_text()
+    # The header names the last day included, as the command line did (not the 2nd).
+    assert "from 2027-01-01 to 2027-01-01 (" in page.read_text()
+    assert "2027-01-01 to 2027-01-01" in said

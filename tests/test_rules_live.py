@@ -337,3 +337,21 @@ def test_a_template_that_fails_on_real_data_fails_visibly(
     [failed] = [r for r in rows if r["kind"] == "acknowledgement"]
     assert code == 0 and failed["state"] == "failed" and failed["ticket"] == out.ticket_id
     assert "acknowledgement" in failed["last_error"] and "nosuch" in failed["last_error"]
+
+
+def test_rules_test_keeps_one_row_per_rule(
+    run: Run, write_desk: Callable[..., Path], minimal_config: Callable[[], str], tmp_path: Path
+) -> None:
+    """A rule named over two lines (YAML `|`) used to break the table after it."""
+    config = write_desk(minimal_config())
+    (config.parent / "rules" / "40-two-lines.yaml").write_text(
+        "- name: |\n    printers\n    on floor 2\n  when: {subject: {contains: printer}}\n"
+        "  then: {tier: L2}\n"
+    )
+    message = tmp_path / "m.eml"
+    message.write_bytes(EN.encode())
+    code, out, _ = run("-c", str(config), "rules", "test", str(message))
+    assert code == 0
+    rows = [line for line in out.splitlines() if "40-two-lines.yaml" in line]
+    assert len(rows) == 1 and "printers ⏎ on floor 2" in rows[0]
+    assert not any(line.strip() == "on floor 2" for line in out.splitlines())

@@ -33,6 +33,13 @@ def printable(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+def cell(text: str) -> str:
+    """One table cell on one line: a newline in a rule name or a reason would
+    break every row after it (and grep), so lines are joined with ⏎."""
+    lines = [line.strip() for line in printable(text).replace("\t", " ").splitlines()]
+    return " ⏎ ".join(line for line in lines if line)
+
+
 def say(text: str, *, style: str | None = None) -> None:
     """A line for people on stdout; never interpreted as markup (it may be customer text)."""
     _console(sys.stdout).print(Text(printable(text)), style=style)
@@ -57,7 +64,7 @@ def print_table(
     table = Table(*columns, box=None, pad_edge=False, header_style="bold")
     for row in rows:
         # Text(), not str: a subject like "[bold]" is customer data, not markup.
-        table.add_row(*(Text(printable("" if v is None else str(v))) for v in row))
+        table.add_row(*(Text(cell("" if v is None else str(v))) for v in row))
     console = _console(sys.stdout)
     with console.capture() as captured:
         console.print(table)

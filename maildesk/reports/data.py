@@ -39,9 +39,10 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 @dataclass
 class ReportData:
     since: str
-    until: str
+    until: str  # the moment after the period (exclusive)
     timezone: str
     tickets: int = 0
+    last_day: str = ""  # the period's last day, included (what people read)
     tiers: list[str] = field(default_factory=list)
     per_day: list[dict[str, Any]] = field(default_factory=list)  # {"day", "tiers": {tier: n}}
     first_response: dict[str, Any] = field(default_factory=dict)
@@ -75,7 +76,11 @@ def collect(
     first_day = since.astimezone(zone).date()
     last_day = (until - timedelta(microseconds=1)).astimezone(zone).date()
     data = ReportData(
-        since=since.isoformat(), until=until.isoformat(), timezone=str(zone), tickets=len(tickets)
+        since=since.isoformat(),
+        until=until.isoformat(),
+        timezone=str(zone),
+        tickets=len(tickets),
+        last_day=last_day.isoformat(),
     )
     data.tiers = sorted({_tier(t) for t in tickets})
     data.per_day = _per_day(tickets, first_day, last_day, zone)

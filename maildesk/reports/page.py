@@ -127,7 +127,7 @@ def render(data: ReportData, title: str) -> str:
         f"<style>{CSS}</style><script>{TRAP}</script></head><body><main>"
         f"<h1>{escape(title)}</h1>"
         f'<div class="period">Tickets opened from {escape(data.since[:10])} to '
-        f"{escape(data.until[:10])} ({escape(data.timezone)})</div>"
+        f"{escape(data.last_day)} ({escape(data.timezone)})</div>"
         f"{_tiles(data)}{''.join(sections)}"
         '<pre id="console-errors" hidden></pre>'
         "<footer>maildesk report</footer></main></body></html>\n"
