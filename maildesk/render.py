@@ -6,6 +6,8 @@ The sandbox matters because template authors are admins, but the values
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,3 +301,25 @@ def missing_templates(folder: Path, default_language: str) -> list[Problem]:
         if folder.is_dir()
         else []
     )
+
+
+_NAME = re.compile(
+    r"(?P<event>[a-z0-9_]+)\.(?P<language>[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?)\.(?:txt|html)"
+)
+
+
+def stray_templates(folder: Path, used: Sequence[str] = ()) -> list[Problem]:
+    """Template files no mail will ever use: a misspelled event (acknowledgment.en.txt)
+    or a name not of the form EVENT.LANGUAGE.txt. ``used``: events rules name."""
+    known = {*REQUIRED_EVENTS, *SHIPPED_EVENTS, *used}
+    found = []
+    for path in template_files(folder) if folder.is_dir() else []:
+        name = path.relative_to(folder).as_posix()
+        match = _NAME.fullmatch(name)
+        if match is None:
+            found.append(Problem(str(path), "not named EVENT.LANGUAGE.txt (or .html): never used"))
+        elif match["event"] not in known:
+            close = difflib.get_close_matches(match["event"], sorted(known), n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            found.append(Problem(str(path), f'no mail is called "{match["event"]}"{hint}'))
+    return found

@@ -73,3 +73,24 @@ def test_the_history_names_a_peer_as_host_and_port(engine: Engine, db_url: str) 
     with session_factory(engine)() as s:
         [source] = s.query(Message.source).one()
     assert re.fullmatch(r"smtp:127\.0\.0\.1:\d+", source), source  # not ('127.0.0.1', 50248)
+
+
+def test_check_warns_of_a_misspelled_template(run: Run, tmp_path: Path) -> None:
+    config = desk(tmp_path)
+    templates = config.parent / "templates"
+    (templates / "acknowledgment.de.txt").write_text("Hallo {{ customer.name }}\n")
+    (templates / "notes.txt").write_text("todo\n")
+    code, out, _ = run("-c", str(config), "check")
+    assert code == 0  # a warning, not an error: nothing is broken, the file is just unused
+    assert (
+        f'warn {templates}/acknowledgment.de.txt: no mail is called "acknowledgment" '
+        '(did you mean "acknowledgement"?)'
+    ) in out
+    assert f"warn {templates}/notes.txt: not named EVENT.LANGUAGE.txt" in out
+    # Shipped names and a template a rule names are not strays.
+    (config.parent / "rules" / "50-vip.yaml").write_text(
+        "- name: vip\n  when: {subject: {contains: vip}}\n  then: {acknowledge: vip_ack}\n"
+    )
+    (templates / "vip_ack.en.txt").write_text("Hello {{ customer.name }}\n")
+    code, out, _ = run("-c", str(config), "check")
+    assert "vip_ack" not in out and out.count("warn ") == 3  # trust, and the two above

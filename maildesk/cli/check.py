@@ -15,7 +15,7 @@ from maildesk.config import Settings, mailbox_secret, read_password, secret_prob
 from maildesk.config.semantics import trust_warnings
 from maildesk.errors import Problem, UserError
 from maildesk.outbox.relay import RelayUnavailable, probe_relay
-from maildesk.render import missing_templates, template_files, template_problems
+from maildesk.render import missing_templates, stray_templates, template_files, template_problems
 from maildesk.routing.router import Router
 from maildesk.sources.imap import MailboxUnavailable, probe_mailbox
 from maildesk.store.schema import current_revision, head_revision
@@ -87,6 +87,8 @@ def _check_files(settings: Settings, report: Report) -> None:
     else:
         count = len(template_files(settings.paths.templates))
         report.ok("templates", f"{count} template(s) in {settings.paths.templates}")
+    named = [r.then.acknowledge for r in router.rules.rules if isinstance(r.then.acknowledge, str)]
+    report.warnings += stray_templates(settings.paths.templates, named)
 
 
 def trust_summary(settings: Settings) -> str:
