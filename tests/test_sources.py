@@ -287,6 +287,10 @@ def test_ingest_exit_codes(
     down = write_desk(minimal_config(f"postgresql+psycopg://x@127.0.0.1:{free_port()}/x"))
     code, _, err = run("-c", str(down), "ingest", str(source))
     assert code == 75 and "exiting 75" in err
+    # Two lines, the driver's reason first: not SQLAlchemy's wrapper and links.
+    first, second = err.strip().splitlines()
+    assert first.startswith("maildesk: database unavailable: ") and "Connection refused" in first
+    assert "sqlalche.me" not in err and "(psycopg" not in err
     down.write_text("[helpdesk]\nadress = 1\n")
     code, _, err = run("-c", str(down), "ingest", str(source))
     assert code == 75 and "unknown key" in err

@@ -35,7 +35,12 @@ def ingest(ctx: click.Context, desk: Desk, file: str, as_json: bool) -> None:
         raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
         outcome = desk.pipeline().ingest(raw, "pipe")
     except (UserError, TryLater, OSError, OperationalError) as exc:
-        lines = [str(p) for p in exc.problems] if isinstance(exc, UserError) else [str(exc)]
+        if isinstance(exc, UserError):
+            lines = [str(p) for p in exc.problems]
+        elif isinstance(exc, (TryLater, OperationalError)):
+            lines = [output.database_trouble(exc)]
+        else:
+            lines = [str(exc)]
         for line in lines:
             output.error(line)
         output.error("message not stored; exiting 75 so that the sender retries")

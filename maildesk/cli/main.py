@@ -76,11 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             output.error(str(problem))
         return output.USER_ERROR
-    except TryLater as exc:
-        output.error(f"{exc} (temporary failure; try again)")
-        return output.TEMPFAIL
-    except OperationalError as exc:
-        output.error(f"database unavailable: {str(exc.orig).strip()} (try again)")
+    except (TryLater, OperationalError) as exc:
+        output.error(f"{output.database_trouble(exc)} (temporary failure; try again)")
         return output.TEMPFAIL
     except click.exceptions.Abort:
         output.error("aborted")

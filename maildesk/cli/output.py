@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -74,3 +75,13 @@ def print_table(
 
 def error(line: str) -> None:
     sys.stderr.write(f"maildesk: {line}\n")
+
+
+def database_trouble(exc: BaseException) -> str:
+    """One line for an unreachable database: the driver's first line, without
+    SQLAlchemy's wrapper, statement and "Background on this error" link."""
+    cause = getattr(exc, "orig", None) or exc.__cause__ or exc
+    lines = [line.strip() for line in str(cause).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else type(cause).__name__
+    first = re.sub(r"^\([\w.]+\) ", "", first.removeprefix("database unavailable: "))
+    return f"database unavailable: {first}"
