@@ -16,6 +16,10 @@ def tls_context(verify: bool, ca_file: Path | None) -> ssl.SSLContext:
     return context
 
 
+# What OpenSSL says when the other side answered in plain text to our TLS hello.
+_NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "RECORD_LAYER_FAILURE"})
+
+
 def connection_problem(exc: BaseException) -> str:
     """A network error as a short phrase an admin can act on."""
     if isinstance(exc, ssl.SSLCertVerificationError):
@@ -26,6 +30,12 @@ def connection_problem(exc: BaseException) -> str:
         return "connection refused"
     if isinstance(exc, socket.gaierror):
         return f"unknown host ({exc.strerror})"
+    if isinstance(exc, ssl.SSLError) and exc.reason in _NOT_TLS:
+        return (
+            f"the server did not answer with TLS ({exc.reason}): this port speaks plain "
+            'text; use security = "starttls" (IMAP 143, SMTP 587) or the TLS port '
+            '(IMAP 993, SMTP 465) with security = "tls"'
+        )
     text = str(exc).strip()
     if text.startswith(("b'", 'b"')):
         text = text[2:-1]

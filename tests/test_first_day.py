@@ -15,6 +15,7 @@ from maildesk.pipeline import Pipeline
 from maildesk.store.db import session_factory
 from maildesk.store.models import Message
 from tests.conftest import Run
+from tests.support.dovecot import Account, Dovecot
 from tests.test_sources import listening, mail, settings_for
 
 AGENT = "agent@example.com"
@@ -94,3 +95,20 @@ def test_check_warns_of_a_misspelled_template(run: Run, tmp_path: Path) -> None:
     (templates / "vip_ack.en.txt").write_text("Hello {{ customer.name }}\n")
     code, out, _ = run("-c", str(config), "check")
     assert "vip_ack" not in out and out.count("warn ") == 3  # trust, and the two above
+
+
+def test_tls_on_a_plain_port_says_what_to_change(
+    run: Run, tmp_path: Path, dovecot: Dovecot, imap_account: Account
+) -> None:
+    """Dovecot's plain IMAP port with security = "tls": OpenSSL says WRONG_VERSION_NUMBER."""
+    config = desk(tmp_path)
+    config.write_text(
+        config.read_text()
+        + f'\n[[mailboxes]]\nname = "support"\nhost = "{dovecot.host}"\n'
+        f'port = {dovecot.imap_port}\nsecurity = "tls"\nusername = "{imap_account.username}"\n'
+        f'password = "{imap_account.password}"\n'
+    )
+    code, out, err = run("-c", str(config), "check", "--connect")
+    assert code == 1
+    said = out + err
+    assert "did not answer with TLS" in said and 'security = "starttls"' in said
