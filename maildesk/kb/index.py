@@ -17,8 +17,11 @@ answers in microseconds.
   in no more than a third of the articles: "open", "settings" are in
   every how-to and say nothing), or with one term
   that is both in its title and its tags (its very topic: "printer") and
-  makes up at least TOPIC_SHARE of the mail's words; and when it is within
-  RELATIVE of the best one: no suggestion beats a wrong one.
+  makes up at least TOPIC_SHARE of the mail's words; always with one of its
+  tags among the terms matched (the words of a title alone, "connect" and
+  "network" in "Connect a network printer", do not make a VPN question about
+  printers); and when it is within RELATIVE of the best one: no suggestion
+  beats a wrong one.
 """
 
 from __future__ import annotations
@@ -130,6 +133,9 @@ class KnowledgeBase:
                     matched[0] in doc.title_terms & doc.tag_terms
                     and share[matched[0]] >= TOPIC_SHARE * total
                 )
+                # And about what the article is about: one of its tags among the terms
+                # ("подключить сетевой принтер" is no answer to "VPN не подключается").
+                strong = strong and (not doc.tag_terms or not doc.tag_terms.isdisjoint(matched))
                 scored.append((score, doc.article, tuple(matched), strong))
         scored.sort(key=lambda s: (-s[0], s[1].slug))
         best = scored[0][0] if scored else 0.0
