@@ -103,8 +103,7 @@ def test_tls_on_a_plain_port_says_what_to_change(
     """Dovecot's plain IMAP port with security = "tls": OpenSSL says WRONG_VERSION_NUMBER."""
     config = desk(tmp_path)
     config.write_text(
-        config.read_text()
-        + f'\n[[mailboxes]]\nname = "support"\nhost = "{dovecot.host}"\n'
+        config.read_text() + f'\n[[mailboxes]]\nname = "support"\nhost = "{dovecot.host}"\n'
         f'port = {dovecot.imap_port}\nsecurity = "tls"\nusername = "{imap_account.username}"\n'
         f'password = "{imap_account.password}"\n'
     )
@@ -112,3 +111,9 @@ def test_tls_on_a_plain_port_says_what_to_change(
     assert code == 1
     said = out + err
     assert "did not answer with TLS" in said and 'security = "starttls"' in said
+
+
+def test_init_without_a_database_says_how_to_make_one(run: Run, tmp_path: Path) -> None:
+    code, out, _ = run("init", str(tmp_path / "desk"), "--no-db")
+    assert code == 0 and not (tmp_path / "desk" / "maildesk.db").exists()
+    assert f"maildesk -c {tmp_path / 'desk' / 'maildesk.toml'} db upgrade" in out

@@ -238,7 +238,7 @@ def test_a_base64_line_is_not_a_word() -> None:
 def test_an_article_is_suggested_for_its_topic_not_its_title_words(
     shipped: KnowledgeBase,
 ) -> None:
-    """"Как подключить сетевой принтер" shares "подключить" and "сеть" with a VPN
+    """ "Как подключить сетевой принтер" shares "подключить" and "сеть" with a VPN
     question, and mentions VPN once: no answer to it."""
     got = shipped.suggest("Не работает VPN", "Не могу подключиться к сети из дома.", "ru")
     assert [s.article.slug for s in got] == ["vpn-podklyuchenie"]

@@ -288,7 +288,7 @@ def test_ingest_exit_codes(
     code, _, err = run("-c", str(down), "ingest", str(source))
     assert code == 75 and "exiting 75" in err
     # Two lines, the driver's reason first: not SQLAlchemy's wrapper and links.
-    first, second = err.strip().splitlines()
+    first, _ = err.strip().splitlines()
     assert first.startswith("maildesk: database unavailable: ") and "Connection refused" in first
     assert "sqlalche.me" not in err and "(psycopg" not in err
     down.write_text("[helpdesk]\nadress = 1\n")
