@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from maildesk.parse import ParsedMail
 from maildesk.store.ingest import add_event
-from maildesk.store.models import SlaTimer, Survey
+from maildesk.store.models import SlaTimer, Survey, Ticket
 
 FLAG = "maildesk.history"  # in Session.info while a history mail is stored
 
@@ -41,8 +41,12 @@ def silent(session: Session) -> bool:
     return bool(session.info.get(FLAG))
 
 
-def settle(session: Session, ticket_id: int, now: datetime) -> None:
-    """Timers already past (real) now are history, not breaches; no survey for old mail."""
+def settle(session: Session, ticket_id: int, when: datetime, now: datetime) -> None:
+    """Timers already past (real) now are history, not breaches; no survey for old mail;
+    the ticket was last updated when this mail was written, not today."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is not None and ticket.created_at <= when:
+        ticket.updated_at = when  # an explicit value: the column's onupdate=now stays out
     timers = session.execute(
         update(SlaTimer)
         .where(

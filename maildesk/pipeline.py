@@ -239,7 +239,7 @@ class Pipeline:
         when = past.moment(read.mail, now)
         outcome = self.store_parsed(session, read.mail, verdict, source, when, acknowledge=False)
         if outcome.ticket_id is not None:
-            past.settle(session, outcome.ticket_id, now)
+            past.settle(session, outcome.ticket_id, when, now)
         return replace(outcome, auto_reply=False)
 
     def judge(self, mail: ParsedMail) -> Verdict:

@@ -82,6 +82,7 @@ def test_an_import_is_history(tmp_path: Path) -> None:
         assert len(tickets) == 30
         created = sorted(t.created_at for t in tickets)
         assert created == sorted(d.replace(microsecond=0) for d in dates)
+        assert all(t.updated_at < datetime.now(UTC) - timedelta(days=4) for t in tickets)
         assert (
             s.scalar(select(func.count()).select_from(SlaTimer).where(SlaTimer.state == "fired"))
             == 0
