@@ -31,7 +31,7 @@ from maildesk.metrics import MailboxStatus, Metrics, start_http
 from maildesk.outbox.sender import Sender
 from maildesk.outcome import Outcome
 from maildesk.pipeline import Pipeline
-from maildesk.render import TemplateSet, missing_templates
+from maildesk.render import TemplateSet
 from maildesk.routing.router import Router, Signature, rules_signature
 from maildesk.sla.scheduler import Fired, SlaScheduler
 from maildesk.sources.imap import MailboxReader, run_mailbox
@@ -300,8 +300,7 @@ class Daemon:
         templates = TemplateSet(self.settings.paths.templates)
         if templates.sources == mailer.templates.sources:
             return False
-        folder, language = self.settings.paths.templates, self.settings.helpdesk.default_language
-        problems = templates.problems() + missing_templates(folder, language)
+        problems = templates.check(self.settings.helpdesk.default_language)
         if problems:
             log.error(
                 "templates not reloaded, the previous templates stay in force: %s",
@@ -309,7 +308,7 @@ class Daemon:
             )
             return False
         mailer.templates = templates
-        log.info("templates reloaded: %d file(s) from %s", len(templates.sources), folder)
+        log.info("templates reloaded: %d file(s) from %s", len(templates.sources), templates.folder)
         return True
 
     def _describe(self) -> None:

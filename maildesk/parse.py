@@ -287,9 +287,10 @@ def content_hash(raw: bytes) -> str:
     return hashlib.sha256(b"\n".join(line.rstrip() for line in lines)).hexdigest()
 
 
-def reused_key(dedupe_key: str, raw: bytes) -> str:
-    """The key of a different mail that reuses a stored mail's Message-ID."""
-    return f"{dedupe_key[:200]}~{content_hash(raw)[:32]}"
+def reused_key(dedupe_key: str, digest: str) -> str:
+    """The key of a different mail (its content_hash) that reuses a stored mail's
+    Message-ID."""
+    return f"{dedupe_key[:200]}~{digest[:32]}"
 
 
 __all__ = [

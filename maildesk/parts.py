@@ -135,9 +135,10 @@ class Body:
         while stack and seen < MAX_PARTS:
             part = stack.pop()
             seen += 1
-            payload = part.get_payload()
-            if part.is_multipart() and isinstance(payload, list):
-                stack.extend(p for p in reversed(payload) if isinstance(p, Message))
+            if part.is_multipart():  # only then: a leaf's get_payload() decodes (raw_payload)
+                payload = part.get_payload()
+                if isinstance(payload, list):
+                    stack.extend(p for p in reversed(payload) if isinstance(p, Message))
             elif self._is_body(part, part.get_content_type()):
                 text = self._text(part)
                 (self.texts if part.get_content_type() == "text/plain" else self.htmls).append(text)
@@ -169,8 +170,8 @@ class Body:
     def _text(self, part: Message) -> str:
         data = self._decoded(part)
         if not isinstance(data, bytes):
-            payload = part.get_payload()
-            data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+            payload = raw_payload(part)
+            data = payload.encode("utf-8", "surrogateescape") if payload is not None else b""
         return decode_bytes(data, part.get_content_charset(), self.fallback).replace("\r\n", "\n")
 
     def _attach(self, part: Message, ctype: str) -> None:

@@ -424,9 +424,12 @@ class Pipeline:
         if mail.message_id is None or not mail.dedupe_key.startswith(("<", "mid-sha256:")):
             return None  # a key made from the content: the same key is the same mail
         earlier = store.stored_raw(session, mail.dedupe_key)
-        if earlier is None or content_hash(earlier) == content_hash(mail.raw):
+        if earlier is None:
             return None
-        derived = reused_key(mail.dedupe_key, mail.raw)
+        mine = content_hash(mail.raw)
+        if content_hash(earlier) == mine:
+            return None
+        derived = reused_key(mail.dedupe_key, mine)
         return None if store.already_stored(session, derived) is not None else derived
 
     def _repeated(

@@ -7,6 +7,7 @@ The sandbox matters because template authors are admins, but the values
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -89,6 +90,11 @@ class TemplateSet:
                 )
         return sorted(problems, key=str)
 
+    def check(self, default_language: str) -> list[Problem]:
+        """What start-up, a reload and `maildesk check` refuse: templates that do not
+        render, and required ones missing."""
+        return self.problems() + missing_templates(self, default_language)
+
 
 def template_problems(folder: Path) -> list[Problem]:
     """Every template of the folder that does not compile, as ``file:line: problem``."""
@@ -114,19 +120,14 @@ class Rendered:
     language: str
 
 
-def choose_language(folder: Path, event: str, wanted: Sequence[str | None]) -> str | None:
-    """The first language in ``wanted`` that has a text template for the event."""
-    for language in wanted:
-        if language and (folder / f"{event}.{language}.txt").is_file():
-            return language
-    return None
-
-
 def _language_in(templates: TemplateSet, event: str, wanted: Sequence[str | None]) -> str | None:
+    """The first language in ``wanted`` that has a text template for the event."""
     return next((w for w in wanted if w and templates.has(f"{event}.{w}.txt")), None)
 
 
-_shipped: TemplateSet | None = None
+@functools.cache
+def _shipped_templates(folder: Path) -> TemplateSet:
+    return TemplateSet(folder)
 
 
 def render_event(
@@ -137,16 +138,13 @@ def render_event(
 ) -> Rendered:
     """Render EVENT.LANG.txt (and .html if present). The text's first line may be
     "Subject: ..."; the subject is made one line whatever the values contain."""
-    global _shipped
     language = _language_in(templates, event, wanted)
     if language is None and event in SHIPPED_EVENTS:
         from maildesk.starter import starter_dir
 
-        shipped = starter_dir("templates")
-        if _shipped is None or _shipped.folder != shipped:
-            _shipped = TemplateSet(shipped)
-        if shipped != templates.folder and _language_in(_shipped, event, wanted) is not None:
-            return render_event(_shipped, event, wanted, context)
+        shipped = _shipped_templates(starter_dir("templates"))
+        if shipped.folder != templates.folder and _language_in(shipped, event, wanted):
+            return render_event(shipped, event, wanted, context)
     if language is None:
         raise UserError(
             [
@@ -287,18 +285,18 @@ REQUIRED_EVENTS = (
 )
 
 
-def missing_templates(folder: Path, default_language: str) -> list[Problem]:
+def missing_templates(templates: TemplateSet, default_language: str) -> list[Problem]:
     """Events every desk sends need a text template in the default language (or English)."""
     return (
         [
             Problem(
-                str(folder / f"{event}.{default_language}.txt"),
+                str(templates.folder / f"{event}.{default_language}.txt"),
                 f"template missing (the {event} mail cannot be written)",
             )
             for event in REQUIRED_EVENTS
-            if choose_language(folder, event, [default_language, "en"]) is None
+            if _language_in(templates, event, [default_language, "en"]) is None
         ]
-        if folder.is_dir()
+        if templates.folder.is_dir()
         else []
     )
 
@@ -308,13 +306,13 @@ _NAME = re.compile(
 )
 
 
-def stray_templates(folder: Path, used: Sequence[str] = ()) -> list[Problem]:
+def stray_templates(templates: TemplateSet, used: Sequence[str] = ()) -> list[Problem]:
     """Template files no mail will ever use: a misspelled event (acknowledgment.en.txt)
     or a name not of the form EVENT.LANGUAGE.txt. ``used``: events rules name."""
     known = {*REQUIRED_EVENTS, *SHIPPED_EVENTS, *used}
     found = []
-    for path in template_files(folder) if folder.is_dir() else []:
-        name = path.relative_to(folder).as_posix()
+    for name in sorted({*templates.sources, *templates.unreadable}):
+        path = templates.folder / name
         match = _NAME.fullmatch(name)
         if match is None:
             found.append(Problem(str(path), "not named EVENT.LANGUAGE.txt (or .html): never used"))

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from maildesk.config import Settings, secret_problems
 from maildesk.errors import Problem
-from maildesk.render import missing_templates, template_problems
+from maildesk.render import TemplateSet
 from maildesk.routing.router import Router
 
 
 def startup_problems(settings: Settings, *, secrets: bool = True) -> tuple[Router, list[Problem]]:
     """The loaded router and every problem with passwords, rules, articles and templates."""
     router, trouble = Router.load(settings)
-    folder = settings.paths.templates
+    templates = TemplateSet(settings.paths.templates)
     return router, [
         *(secret_problems(settings) if secrets else []),
         *trouble,
-        *template_problems(folder),
-        *missing_templates(folder, settings.helpdesk.default_language),
+        *templates.check(settings.helpdesk.default_language),
     ]

@@ -104,7 +104,7 @@ def test_required_templates_must_exist(tmp_path: Path) -> None:
     from maildesk.render import missing_templates
 
     (tmp_path / "acknowledgement.de.txt").write_text("Hallo\n")
-    assert [p.what for p in missing_templates(tmp_path, "de")] == [
+    assert [p.what for p in missing_templates(TemplateSet(tmp_path), "de")] == [
         f"template missing (the {event} mail cannot be written)"
         for event in (
             "notification",
@@ -120,7 +120,8 @@ def test_required_templates_must_exist(tmp_path: Path) -> None:
             "survey_low",
         )
     ]
-    assert missing_templates(starter_dir("templates"), "fr") == []  # English is the fallback
+    # English is the fallback.
+    assert missing_templates(TemplateSet(starter_dir("templates")), "fr") == []
 
 
 def test_subject_line_and_language_fallback() -> None:

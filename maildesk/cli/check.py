@@ -15,7 +15,7 @@ from maildesk.config import Settings, mailbox_secret, read_password, secret_prob
 from maildesk.config.semantics import trust_warnings
 from maildesk.errors import Problem, UserError
 from maildesk.outbox.relay import RelayUnavailable, probe_relay
-from maildesk.render import missing_templates, stray_templates, template_files, template_problems
+from maildesk.render import TemplateSet, stray_templates
 from maildesk.routing.router import Router
 from maildesk.sources.imap import MailboxUnavailable, probe_mailbox
 from maildesk.store.schema import current_revision, head_revision
@@ -78,17 +78,15 @@ def _check_files(settings: Settings, report: Report) -> None:
             "rules",
             f"{len(rules.rules)} rule(s) in {len(rules.files)} file(s) in {settings.paths.rules}",
         )
-    found = [
-        *template_problems(settings.paths.templates),
-        *missing_templates(settings.paths.templates, settings.helpdesk.default_language),
-    ]
+    templates = TemplateSet(settings.paths.templates)
+    found = templates.check(settings.helpdesk.default_language)
     if found:
         report.bad("templates", found)
     else:
-        count = len(template_files(settings.paths.templates))
+        count = len(templates.sources)
         report.ok("templates", f"{count} template(s) in {settings.paths.templates}")
     named = [r.then.acknowledge for r in router.rules.rules if isinstance(r.then.acknowledge, str)]
-    report.warnings += stray_templates(settings.paths.templates, named)
+    report.warnings += stray_templates(templates, named)
 
 
 def trust_summary(settings: Settings) -> str:
