@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from maildesk import holding
-from maildesk.commands import HELP, Commands
+from maildesk.commands import HELP
 from maildesk.feedback import surveys
-from maildesk.parse import ParsedMail
+from maildesk.mail import Commands, ParsedMail
 from maildesk.sla.timers import cancel, follow_status, policy_of
 from maildesk.store.ingest import add_event
 from maildesk.store.models import Message, Participant, Ticket

@@ -8,9 +8,8 @@ or the problems (then nothing is relayed and the agent is told why).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
-from maildesk.store.models import PRIORITIES, TICKET_STATUSES
+from maildesk.mail import PRIORITIES, TICKET_STATUSES, Command, Commands
 
 HELP = """Commands (one per line, at the top of your reply):
   #status open|pending|resolved|closed
@@ -25,23 +24,6 @@ HELP = """Commands (one per line, at the top of your reply):
 
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 _LINE = re.compile(r"^#([A-Za-z]+)\b\s*(.*)$")
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    argument: str = ""
-
-
-@dataclass(frozen=True)
-class Commands:
-    commands: tuple[Command, ...] = ()
-    text: str = ""  # the mail's text without the command lines
-    problems: tuple[str, ...] = field(default=())
-
-    @property
-    def note(self) -> bool:
-        return any(c.name == "note" for c in self.commands)
 
 
 def parse_commands(

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from maildesk.parse import ParsedMail, decode_bytes, message_ids
-from maildesk.trust.sender import Trust
+from maildesk.mail import Bounce, ParsedMail, Verdict
+from maildesk.parse import decode_bytes, message_ids
 
 _ROBOT_LOCALS = re.compile(
     r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|noreply-.*|bounces?|"
@@ -43,47 +43,6 @@ _REPORT_TYPES = {
 _BODY_MESSAGE_ID = re.compile(rb"^\s*Message-Id\s*:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
 _DSN_RECIPIENT = re.compile(r"^\s*Final-Recipient\s*:\s*[^;]*;\s*(\S+@\S+)", re.I | re.M)
 _DSN_STATUS = re.compile(r"^\s*Status\s*:\s*([245]\.\d{1,3}\.\d{1,3})", re.I | re.M)
-
-
-@dataclass(frozen=True)
-class Bounce:
-    """A delivery failure: which of our mails it is about, for whom, why."""
-
-    original_ids: tuple[str, ...]
-    recipients: tuple[str, ...]
-    status: str | None
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What the guards found; ``reasons`` explain why no automatic reply may go out.
-
-    ``trust`` is the sender's authentication and the spam filter's word
-    (trust/sender.py): a suspicious sender is answered by no robot either, but
-    unlike a loop suspect their mail is a real request.
-    """
-
-    reasons: tuple[str, ...] = ()
-    bounce: Bounce | None = None
-    trust: Trust = field(default_factory=Trust)
-    # A robot talking to us (our own mail quoted or looped back, the same text again
-    # and again): not even the agents are told of a new ticket it opens.
-    loop: bool = False
-
-    @property
-    def loop_suspect(self) -> bool:
-        return bool(self.reasons) or self.bounce is not None
-
-    @property
-    def silent(self) -> bool:
-        """No automatic mail may go to this sender: a robot, a forged From, spam."""
-        return self.loop_suspect or self.trust.suspicious
-
-    @property
-    def kind(self) -> str:
-        if self.bounce is not None:
-            return "bounce"
-        return "auto" if self.reasons else "mail"
 
 
 @dataclass(frozen=True)
@@ -189,8 +148,8 @@ def out_of_office_subject(mail: ParsedMail, _ours: Ours) -> str | None:
 
 
 def report(mail: ParsedMail, _ours: Ours) -> str | None:
-    if mail.content_type == "multipart/report" and mail.message is not None:
-        kind = str(mail.message.get_param("report-type") or "").lower()
+    if mail.content_type == "multipart/report":
+        kind = mail.report_type
         return f"{_REPORT_TYPES.get(kind, 'report')} (multipart/report)"
     return None
 
@@ -225,10 +184,7 @@ def judge(mail: ParsedMail, ours: Ours, checks: Iterable[Check] = CHECKS) -> Ver
 
 def bounce(mail: ParsedMail) -> Bounce | None:
     """A delivery status notification, standard (RFC 3464) or the MTA's own prose."""
-    message = mail.message
-    report_type = ""
-    if message is not None and mail.content_type == "multipart/report":
-        report_type = str(message.get_param("report-type") or "").lower()
+    report_type = mail.report_type
     sender = mail.sender.address.split("@", 1)[0].lower() if mail.sender else ""
     from_robot = sender in {"mailer-daemon", "postmaster", "mail-daemon"} or mail.sender is None
     if report_type != "delivery-status" and not (

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from maildesk.parse import ParsedMail
+from maildesk.mail import ParsedMail
 from maildesk.store.ingest import add_event
 from maildesk.store.models import SlaTimer, Survey, Ticket
 

@@ -19,13 +19,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from maildesk.errors import Quarantined
-from maildesk.guards import Verdict
+from maildesk.mail import Address, Decision, ParsedMail, Verdict
 from maildesk.outcome import Outcome
-from maildesk.parse import Address, Limits, ParsedMail, parse_mail
+from maildesk.parse import Limits, parse_mail
 from maildesk.store import ingest as store
 from maildesk.store.models import Event, OutboxMessage, QuarantinedMessage, Ticket
 from maildesk.store.quarantine import release
-from maildesk.thread import Decision
 from maildesk.visible import visible_text
 
 if TYPE_CHECKING:

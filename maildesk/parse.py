@@ -14,7 +14,6 @@ import email.policy
 import hashlib
 import logging
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.header import Header
 from email.message import Message
@@ -23,50 +22,11 @@ from email.utils import getaddresses, parsedate_to_datetime
 from maildesk.charsets import decode_bytes, decode_header_value, guess_8bit, one_line
 from maildesk.errors import Quarantined
 from maildesk.htmltext import sanitize_html
-from maildesk.parts import Body, Limits, Part, body_charset, flat_text, raw_payload, safe_filename
+from maildesk.mail import Address, ParsedMail, Part
+from maildesk.parts import Body, Limits, body_charset, flat_text, raw_payload, safe_filename
 from maildesk.skeleton import skeleton
 
 _MSGID = re.compile(r"<[^<>\s]+>")
-
-
-@dataclass(frozen=True)
-class Address:
-    address: str
-    name: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.name} <{self.address}>" if self.name else self.address
-
-
-@dataclass(frozen=True)
-class ParsedMail:
-    raw: bytes
-    dedupe_key: str
-    message_id: str | None
-    subject: str
-    sender: Address | None
-    to: tuple[Address, ...]
-    cc: tuple[Address, ...]
-    reply_to: tuple[Address, ...]
-    date: datetime | None
-    in_reply_to: str | None
-    references: tuple[str, ...]
-    headers: tuple[tuple[str, str], ...]  # (lower-case name, decoded value), in order
-    text: str  # the whole text body (HTML turned into text when there is no text part)
-    html: str | None  # sanitized
-    parts: tuple[Part, ...]
-    content_type: str
-    defects: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    message: Message | None = field(default=None, repr=False, compare=False)
-
-    def header(self, name: str) -> str | None:
-        name = name.lower()
-        return next((v for k, v in self.headers if k == name), None)
-
-    def header_all(self, name: str) -> list[str]:
-        name = name.lower()
-        return [v for k, v in self.headers if k == name]
 
 
 def parse_mail(raw: bytes, limits: Limits | None = None) -> ParsedMail:
@@ -112,7 +72,9 @@ def parse_mail(raw: bytes, limits: Limits | None = None) -> ParsedMail:
         content_type=message.get_content_type(),
         defects=tuple(defects),
         notes=tuple(body.notes),
-        message=message,
+        report_type=str(message.get_param("report-type") or "").lower()
+        if message.get_content_type() == "multipart/report"
+        else "",
     )
 
 

@@ -17,20 +17,8 @@ from email.message import Message
 
 from maildesk.charsets import codec_name, decode_bytes, decode_header_value, guess_codec
 from maildesk.htmltext import html_to_text
+from maildesk.mail import Part
 from maildesk.skeleton import Blocks
-
-
-@dataclass(frozen=True)
-class Part:
-    """An attachment, an inline image or an attached message."""
-
-    filename: str
-    content_type: str
-    size: int
-    content: bytes | None  # None when over the size limit (the raw mail still has it)
-    content_id: str | None = None
-    inline: bool = False
-
 
 MAX_DEPTH = 50  # MIME levels walked as a tree; deeper text is still collected
 MAX_PARTS = 10_000  # parts looked at below that depth

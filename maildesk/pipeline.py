@@ -24,30 +24,32 @@ from sqlalchemy.orm import Session, sessionmaker
 from maildesk import agent_mail, holding, tickets
 from maildesk import history as past
 from maildesk.clock import Clock, SystemClock
-from maildesk.commands import Command, Commands, parse_commands
+from maildesk.commands import parse_commands
 from maildesk.config.model import Settings
 from maildesk.errors import Quarantined, TryLater, UserError
-from maildesk.guards import Ours, Verdict, judge
+from maildesk.guards import Ours, judge
+from maildesk.mail import (
+    Command,
+    Commands,
+    Decision,
+    ParsedMail,
+    Route,
+    Sender,
+    TicketFacts,
+    Trust,
+    Verdict,
+)
 from maildesk.outbox import alerts
 from maildesk.outbox.mails import Mailer
 from maildesk.outcome import Outcome
-from maildesk.parse import Limits, ParsedMail, content_hash, parse_mail, reused_key
-from maildesk.routing.route import Route
+from maildesk.parse import Limits, content_hash, parse_mail, reused_key
 from maildesk.routing.router import Router
 from maildesk.store import ingest as store
 from maildesk.store.db import transaction
 from maildesk.store.models import Ticket
-from maildesk.thread import (
-    Decision,
-    Policy,
-    TicketFacts,
-    decide,
-    find_token,
-    plus_ticket,
-    referenced_ids,
-)
-from maildesk.trust.join import FREEMAIL, JoinPolicy, Sender, admit
-from maildesk.trust.sender import Trust, TrustPolicy, assess
+from maildesk.thread import Policy, decide, find_token, plus_ticket, referenced_ids
+from maildesk.trust.join import FREEMAIL, JoinPolicy, admit
+from maildesk.trust.sender import TrustPolicy, assess
 from maildesk.visible import text_hash, visible_text
 
 log = logging.getLogger("maildesk.pipeline")

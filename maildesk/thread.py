@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from maildesk.parse import ParsedMail
+from maildesk.mail import Decision, ParsedMail, TicketFacts
 
 # Reply and forward prefixes in the languages clients use, possibly nested and
 # numbered ("Re[2]:", "AW: WG: Re:"), and bracketed tags Outlook adds.
@@ -74,38 +74,12 @@ def plus_ticket(mail: ParsedMail, support: str) -> int | None:
 
 
 @dataclass(frozen=True)
-class TicketFacts:
-    """What threading needs to know about an existing ticket."""
-
-    id: int
-    status: str
-    closed_at: datetime | None
-    people: frozenset[str]  # requester, participants
-    message_ids: frozenset[str]  # of its stored and sent messages
-    requester: str | None = None
-
-
-@dataclass(frozen=True)
 class Policy:
     token_format: str
     support_address: str
     agents: frozenset[str]
     plus_addressing: bool = True
     reopen_days: int = 14
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Where the message goes, and why (for the event log and `rules test`)."""
-
-    ticket_id: int | None  # None: a new ticket
-    how: str  # token | references | plus-address | new
-    reason: str
-    reopen: bool = False
-    follow_up_of: int | None = None
-    hold: bool = False
-    cause: str = ""  # why held: stranger | forged_agent | suspicious (trust/join.py)
-    admitted: bool = False  # an agent or admin let held mail in: no join check, sender vouched
 
 
 def decide(

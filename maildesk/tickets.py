@@ -13,16 +13,13 @@ from sqlalchemy.orm import Session
 
 from maildesk.feedback import surveys
 from maildesk.feedback.replies import self_served_phrase, survey_score
-from maildesk.guards import Verdict
 from maildesk.language import detect_language
-from maildesk.parse import Address, ParsedMail
+from maildesk.mail import DONE, Address, Decision, ParsedMail, Route, Trust, Verdict
 from maildesk.routing.facts import CustomerInfo
-from maildesk.routing.route import Route
 from maildesk.sla import timers
 from maildesk.store import ingest as store
 from maildesk.store.models import Message, Ticket
-from maildesk.thread import Decision, clean_subject
-from maildesk.trust.sender import Trust
+from maildesk.thread import clean_subject
 
 if TYPE_CHECKING:
     from maildesk.pipeline import Pipeline
@@ -136,7 +133,7 @@ def update_ticket(
         lift_quiet(session, ticket, sender, f"{sender} wrote again, authenticated", now)
     # Only the requester answers the survey or says the suggestions solved it: a
     # colleague on Cc who writes "solved" is not the customer (README "Security model").
-    if not is_agent and sender == requester and ticket.status in surveys.DONE:
+    if not is_agent and sender == requester and ticket.status in DONE:
         survey = surveys.sent_survey(session, ticket.id)
         answer = survey_score(visible) if survey is not None else None
         if survey is not None and answer is not None:

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from maildesk.clock import FixedClock
-from maildesk.commands import Command, parse_commands
+from maildesk.commands import parse_commands
+from maildesk.mail import Command
 from maildesk.outbox.sender import Sender
 from maildesk.pipeline import Pipeline
 from maildesk.store.db import session_factory

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from maildesk.thread import Decision, TicketFacts
-from maildesk.trust.join import JoinPolicy, Sender, admit
-from maildesk.trust.sender import Trust
+from maildesk.mail import Decision, Sender, TicketFacts, Trust
+from maildesk.trust.join import JoinPolicy, admit
 
 TICKET = TicketFacts(
     id=1042,

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from maildesk.mail import TicketFacts
 from maildesk.parse import parse_mail
-from maildesk.thread import Policy, TicketFacts, clean_subject, decide, find_token, plus_ticket
+from maildesk.thread import Policy, clean_subject, decide, find_token, plus_ticket
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 POLICY = Policy(

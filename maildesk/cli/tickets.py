@@ -12,7 +12,7 @@ import click
 
 from maildesk.cli import output
 from maildesk.cli.context import Desk, pass_desk
-from maildesk.store.models import TICKET_STATUSES
+from maildesk.mail import TICKET_STATUSES
 from maildesk.store.queries import EventRow, MessageRow, TicketRow, list_tickets, ticket_detail
 from maildesk.thread import ticket_token
 

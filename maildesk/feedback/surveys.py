@@ -21,6 +21,7 @@ from maildesk.clock import Clock
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
 from maildesk.errors import TryLater
+from maildesk.mail import DONE
 from maildesk.outbox.mails import Mailer
 from maildesk.sla.scheduler import Fired
 from maildesk.store.db import rolled_back, transaction
@@ -29,7 +30,6 @@ from maildesk.store.models import Survey, Ticket
 from maildesk.thread import ticket_token
 
 log = logging.getLogger("maildesk.survey")
-DONE = ("resolved", "closed")
 
 
 def follow_status(

@@ -16,11 +16,10 @@ from sqlalchemy.orm import Session
 
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
+from maildesk.mail import ParsedMail, Route
 from maildesk.outbox import alerts, queue
 from maildesk.outbox.humanize import humanize, status_name, within
 from maildesk.outbox.writer import Writer
-from maildesk.parse import ParsedMail
-from maildesk.routing.route import Route
 from maildesk.store.ingest import add_event
 from maildesk.store.models import Message, Ticket
 from maildesk.thread import ticket_token

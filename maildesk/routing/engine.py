@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from maildesk.mail import Route
 from maildesk.routing.conditions import time_box
 from maildesk.routing.facts import Facts
-from maildesk.routing.route import Route
 from maildesk.routing.rules import RuleSet
 
 

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from maildesk.language import detect_language
-from maildesk.parse import ParsedMail
-from maildesk.trust.sender import Trust
+from maildesk.mail import ParsedMail, Trust
 
 
 @dataclass(frozen=True)

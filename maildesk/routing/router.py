@@ -11,15 +11,14 @@ from maildesk.config.model import Settings
 from maildesk.errors import Problem
 from maildesk.kb.articles import load_articles
 from maildesk.kb.index import KnowledgeBase
-from maildesk.parse import ParsedMail
+from maildesk.mail import ParsedMail, Route, Trust
 from maildesk.render import template_files
 from maildesk.routing.customers import CustomerDirectory, load_customers
 from maildesk.routing.engine import RuleTrace, route_message
 from maildesk.routing.facts import CustomerInfo, Facts, facts_for
-from maildesk.routing.route import Route
 from maildesk.routing.rules import Known, RuleSet, load_rules
 from maildesk.sla.calendar import BusinessCalendar
-from maildesk.trust.sender import Trust, TrustPolicy, assess
+from maildesk.trust.sender import TrustPolicy, assess
 
 Signature = tuple[tuple[str, float, int], ...]
 

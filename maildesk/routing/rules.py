@@ -20,6 +20,7 @@ import yaml
 
 from maildesk import yamlsafe
 from maildesk.errors import Problem
+from maildesk.mail import PRIORITIES
 from maildesk.routing.conditions import (
     COMBINATORS,
     FIELDS,
@@ -33,7 +34,6 @@ from maildesk.routing.conditions import (
     Leaf,
     Not,
 )
-from maildesk.store.models import PRIORITIES
 
 RULE_KEYS = ("name", "when", "then", "stop", "on")
 RULE_SUFFIXES = (".yaml", ".yml")

@@ -27,12 +27,13 @@ from maildesk.clock import Clock
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_clock_time, parse_duration
 from maildesk.errors import TryLater
+from maildesk.mail import PRIORITIES
 from maildesk.outbox.mails import Mailer
 from maildesk.sla import notices
 from maildesk.sla.calendar import BusinessCalendar
 from maildesk.store.db import rolled_back, transaction
 from maildesk.store.ingest import add_event
-from maildesk.store.models import PRIORITIES, SlaDigest, SlaTimer, Ticket
+from maildesk.store.models import SlaDigest, SlaTimer, Ticket
 from maildesk.thread import ticket_token
 
 log = logging.getLogger("maildesk.sla")

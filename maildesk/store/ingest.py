@@ -13,7 +13,7 @@ from sqlalchemy import Connection, func, literal, select
 from sqlalchemy.orm import Session
 
 from maildesk.charsets import storable
-from maildesk.parse import Address, ParsedMail
+from maildesk.mail import Address, ParsedMail, TicketFacts
 from maildesk.store.models import (
     Attachment,
     Base,
@@ -25,7 +25,6 @@ from maildesk.store.models import (
     QuarantinedMessage,
     Ticket,
 )
-from maildesk.thread import TicketFacts
 
 
 def _rows(session: Session) -> Connection:

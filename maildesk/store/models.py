@@ -31,8 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-TICKET_STATUSES = ("new", "open", "pending", "resolved", "closed")
-PRIORITIES = ("urgent", "high", "normal", "low")
+from maildesk.mail import PRIORITIES, TICKET_STATUSES
+
 DIRECTIONS = ("in", "out")
 MESSAGE_KINDS = ("mail", "auto", "bounce")
 OUTBOX_STATES = ("pending", "sent", "failed")

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from maildesk.thread import Decision, TicketFacts
-from maildesk.trust.sender import Trust, organization
+from maildesk.mail import Decision, Sender, TicketFacts, Trust
+from maildesk.trust.sender import organization
 
 # Public mail providers: two customers of one of these are not colleagues.
 FREEMAIL = frozenset(
@@ -73,17 +73,6 @@ class JoinPolicy:
     stranger: str = "hold"  # hold | new_ticket (helpdesk.foreign_token)
     suspicious: str = "ticket"  # ticket | hold (trust.suspicious), for new mail
     freemail: frozenset[str] = FREEMAIL
-
-
-@dataclass(frozen=True)
-class Sender:
-    """Who wrote, as far as we believe it."""
-
-    address: str
-    agent: bool  # an agent, believed (helpdesk.trust_agents)
-    claims_agent: bool  # the From is an agent's address, believed or not
-    trust: Trust
-    ours: bool = False  # our own address (a copy of our mail): stored, never answered
 
 
 def admit(

@@ -11,10 +11,9 @@ believed is ``pipeline.is_agent``'s question.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from maildesk.parse import ParsedMail
+from maildesk.mail import ParsedMail, Trust
 from maildesk.trust.authres import Result, trusted_results
 from maildesk.trust.spam import judge_spam
 
@@ -42,21 +41,6 @@ class TrustPolicy:
 
     authserv_ids: tuple[str, ...] = ()
     spam_score: float = 5.0
-
-
-@dataclass(frozen=True)
-class Trust:
-    authentication: str = "none"  # pass | fail | none: is the From address the sender?
-    why: str = "no Authentication-Results from our MTA"
-    results: Mapping[str, str] = field(default_factory=dict)  # dmarc, spf, dkim, ... -> result
-    spam: bool = False
-    spam_score: float | None = None
-    reasons: tuple[str, ...] = ()  # why no automatic mail may go to this sender
-    ignored: tuple[str, ...] = ()  # authserv-ids of Authentication-Results not trusted
-
-    @property
-    def suspicious(self) -> bool:
-        return bool(self.reasons)
 
 
 def assess(mail: ParsedMail, policy: TrustPolicy) -> Trust:
