@@ -16,7 +16,7 @@ from maildesk.commands import HELP
 from maildesk.feedback import surveys
 from maildesk.mail import Commands, ParsedMail
 from maildesk.sla.timers import cancel, follow_status, policy_of
-from maildesk.store.ingest import add_event
+from maildesk.store.events import add_event
 from maildesk.store.models import Message, Participant, Ticket
 from maildesk.tickets import lift_quiet
 

@@ -296,7 +296,7 @@ class Daemon:
 
     def reload_templates(self) -> bool:
         """Templates read and checked again; used only if every one renders."""
-        mailer = self.pipeline.mailer
+        mailer = self.pipeline.mailer.writer
         templates = TemplateSet(self.settings.paths.templates)
         if templates.sources == mailer.templates.sources:
             return False

@@ -19,12 +19,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from maildesk.errors import Quarantined
-from maildesk.mail import Address, Decision, ParsedMail, Verdict
+from maildesk.mail import Address, Decision, Letter, ParsedMail, Verdict
 from maildesk.outcome import Outcome
 from maildesk.parse import Limits, parse_mail
-from maildesk.store import ingest as store
+from maildesk.store.events import add_event
 from maildesk.store.models import Event, OutboxMessage, QuarantinedMessage, Ticket
-from maildesk.store.quarantine import release
+from maildesk.store.quarantine import quarantine, release
+from maildesk.store.tickets import add_participant, participants_of
 from maildesk.visible import visible_text
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def hold(
     address = mail.sender.address
     ticket = known.get(decision.ticket_id) if decision.ticket_id is not None else None
     told_before = ticket is not None and _held_before(session, ticket.id, address)
-    row = store.quarantine(
+    row = quarantine(
         session,
         mail.raw,
         source=source,
@@ -62,7 +63,7 @@ def hold(
         sender=address,
     )
     if ticket is not None:
-        store.add_event(
+        add_event(
             session,
             ticket.id,
             "maildesk",
@@ -102,11 +103,11 @@ def admit_address(
 ) -> list[Outcome]:
     """``address`` joins the ticket, and its held (or rejected) mail there goes in."""
     address = address.lower()
-    people = store.participants_of(session, [ticket.id])[ticket.id]
+    people = participants_of(session, [ticket.id])[ticket.id]
     requester = ticket.requester.address if ticket.requester else None
     if address not in people and address != requester:
-        store.add_participant(session, ticket.id, Address(address), "cc", now)
-    store.add_event(session, ticket.id, actor, "admitted", {"address": address}, now)
+        add_participant(session, ticket.id, Address(address), "cc", now)
+    add_event(session, ticket.id, actor, "admitted", {"address": address}, now)
     rows = session.scalars(
         select(QuarantinedMessage)
         .where(
@@ -162,13 +163,13 @@ def reject_address(
     for row in rows:
         reject_row(session, row, actor, now)
     if not rows:
-        store.add_event(session, ticket.id, actor, "rejected", {"address": address.lower()}, now)
+        add_event(session, ticket.id, actor, "rejected", {"address": address.lower()}, now)
     return len(rows)
 
 
 def reject_row(session: Session, row: QuarantinedMessage, actor: str, now: datetime) -> None:
     row.state = "rejected"
-    store.add_event(
+    add_event(
         session,
         row.ticket_id,
         actor,
@@ -228,7 +229,9 @@ def _notify_watchers(
         **mailer.context(ticket, None, mail, wanted[0] or "en"),
         "held": held_values(row, mail, reason),
     }
-    mailer.send(session, ticket, "held", "held_notice", to, wanted, context, now)
+    mailer.send(
+        session, ticket, Letter("held", "held_notice", tuple(to), tuple(wanted), context), now
+    )
 
 
 def _report_forged_agent(
@@ -256,7 +259,7 @@ def _report_forged_agent(
         return
     to = leads_for(pipeline, address, ticket.tier if ticket else None)
     ticket_id = ticket.id if ticket else None
-    store.add_event(
+    add_event(
         session, ticket_id, address, "forged_agent_reported", {"to": to, "quarantine": row.id}, now
     )
     if not to:
@@ -269,7 +272,12 @@ def _report_forged_agent(
     }
     wanted: list[str | None] = [settings.helpdesk.default_language, "en"]
     # No ticket: the report must not thread into the ticket as if it were the agent's mail.
-    pipeline.mailer.send(session, None, "forged_agent", "forged_agent", to, wanted, context, now)
+    pipeline.mailer.send(
+        session,
+        None,
+        Letter("forged_agent", "forged_agent", tuple(to), tuple(wanted), context),
+        now,
+    )
 
 
 def leads_for(pipeline: Pipeline, address: str, ticket_tier: str | None) -> list[str]:

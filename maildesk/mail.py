@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 # Shared words: the values admins type and the database constrains.
 TICKET_STATUSES = ("new", "open", "pending", "resolved", "closed")
@@ -200,3 +201,35 @@ class Commands:
     @property
     def note(self) -> bool:
         return any(c.name == "note" for c in self.commands)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What to send; ``compose`` turns it into a message."""
+
+    kind: str  # acknowledgement | notification | ...
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str | None = None
+    from_name: str = ""
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    automatic: bool = True  # Auto-Submitted: auto-replied and our X-Loop
+    attachments: tuple[tuple[str, str, bytes], ...] = ()  # (file name, content type, bytes)
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A mail to write from a template: outbox/writer.py renders, composes and queues it."""
+
+    template: str
+    kind: str  # acknowledgement | notification | reply | sla_reminder | ...
+    to: tuple[str, ...]
+    wanted: tuple[str | None, ...]  # languages, first choice first
+    context: Mapping[str, Any]  # the template's values
+    from_name: str | None = None
+    automatic: bool = True
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    attachments: tuple[tuple[str, str, bytes], ...] = ()

@@ -22,7 +22,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from maildesk import agent_mail, holding, tickets
-from maildesk import history as past
 from maildesk.clock import Clock, SystemClock
 from maildesk.commands import parse_commands
 from maildesk.config.model import Settings
@@ -39,14 +38,23 @@ from maildesk.mail import (
     Trust,
     Verdict,
 )
-from maildesk.outbox import alerts
 from maildesk.outbox.mails import Mailer
 from maildesk.outcome import Outcome
 from maildesk.parse import Limits, content_hash, parse_mail, reused_key
 from maildesk.routing.router import Router
-from maildesk.store import ingest as store
+from maildesk.store import history as past
 from maildesk.store.db import transaction
+from maildesk.store.events import add_event
+from maildesk.store.lookups import (
+    already_stored,
+    reference_hits,
+    same_text_count,
+    stored_raw,
+    ticket_facts,
+)
 from maildesk.store.models import Ticket
+from maildesk.store.quarantine import quarantine
+from maildesk.store.tickets import load_tickets, store_message
 from maildesk.thread import Policy, decide, find_token, plus_ticket, referenced_ids
 from maildesk.trust.join import FREEMAIL, JoinPolicy, admit
 from maildesk.trust.sender import TrustPolicy, assess
@@ -238,7 +246,7 @@ class Pipeline:
         if not history:
             return self.store_parsed(session, read.mail, verdict, source, now)
         past.mark(session)
-        when = past.moment(read.mail, now)
+        when = moment(read.mail, now)
         outcome = self.store_parsed(session, read.mail, verdict, source, when, acknowledge=False)
         if outcome.ticket_id is not None:
             past.settle(session, outcome.ticket_id, when, now)
@@ -275,7 +283,7 @@ class Pipeline:
         ``forced`` skips threading (an admin released a held message into its ticket).
         """
         reused: str | None = None
-        where = store.already_stored(session, mail.dedupe_key)
+        where = already_stored(session, mail.dedupe_key)
         if where is not None:
             derived = self._reused_id(session, mail)
             if derived is None:
@@ -287,7 +295,7 @@ class Pipeline:
             return self._quarantine_in(session, mail, source, "no sender address (From:)", now)
         if verdict.bounce is not None:
             return self._bounce(session, mail, verdict, source, now)
-        # Kept while we work: the session would forget them (see store.load_tickets).
+        # Kept while we work: the session would forget them (see load_tickets).
         known: dict[int, Ticket] = {}
         claims_agent = mail.sender.address in self.policy.agents
         vouched = forced is not None and forced.admitted and claims_agent
@@ -336,7 +344,7 @@ class Pipeline:
         elif commands is not None and holding.answers_held_notice(session, mail):
             # A reply to a held-mail notice is about the held mail: never for the customer.
             commands = replace(commands, commands=(*commands.commands, Command("note")))
-        message = store.store_message(
+        message = store_message(
             session,
             ticket,
             mail,
@@ -352,7 +360,7 @@ class Pipeline:
             body_hash=body_hash,
         )
         if repeated is not None and repeated[1]:
-            alerts.loop_alert(self.mailer, session, ticket, repeated[0], now)
+            self.mailer.writer.loop_alert(session, ticket, repeated[0], now)
         tickets.add_participants(
             self, session, ticket, mail, new, now, agent=agent, trusted=not verdict.trust.suspicious
         )
@@ -374,7 +382,7 @@ class Pipeline:
                 articles=tickets.suggest_articles(self, session, ticket, message, now),
             )
             if acknowledge and verdict.trust.suspicious and not verdict.loop_suspect:
-                store.add_event(
+                add_event(
                     session,
                     ticket.id,
                     "maildesk",
@@ -388,7 +396,7 @@ class Pipeline:
             why = " (a survey answer)" if handled == "survey" else ""
             said = f"{said.split('; reopens')[0]}; the ticket stays {ticket.status}{why}"
         if not new:
-            store.add_event(
+            add_event(
                 session,
                 ticket.id,
                 mail.sender.address,
@@ -397,7 +405,7 @@ class Pipeline:
                 now,
             )
         if reused is not None:
-            store.add_event(
+            add_event(
                 session,
                 ticket.id,
                 "maildesk",
@@ -425,14 +433,14 @@ class Pipeline:
         reused ID must not make the desk drop a mail without trace)."""
         if mail.message_id is None or not mail.dedupe_key.startswith(("<", "mid-sha256:")):
             return None  # a key made from the content: the same key is the same mail
-        earlier = store.stored_raw(session, mail.dedupe_key)
+        earlier = stored_raw(session, mail.dedupe_key)
         if earlier is None:
             return None
         mine = content_hash(mail.raw)
         if content_hash(earlier) == mine:
             return None
         derived = reused_key(mail.dedupe_key, mine)
-        return None if store.already_stored(session, derived) is not None else derived
+        return None if already_stored(session, derived) is not None else derived
 
     def _repeated(
         self, session: Session, body_hash: str | None, now: datetime
@@ -441,7 +449,7 @@ class Pipeline:
         if body_hash is None:
             return None
         limit = self.settings.outbox.same_text_per_hour
-        seen = store.same_text_count(session, body_hash, now - timedelta(hours=1))
+        seen = same_text_count(session, body_hash, now - timedelta(hours=1))
         if seen + 1 < limit:
             return None
         return f"the same text came {seen + 1} times within the hour", seen + 1 == limit
@@ -449,7 +457,7 @@ class Pipeline:
     def _decide(
         self, session: Session, mail: ParsedMail, now: datetime
     ) -> tuple[Decision, dict[int, Ticket], dict[int, TicketFacts]]:
-        hits = store.reference_hits(session, referenced_ids(mail))
+        hits = reference_hits(session, referenced_ids(mail))
         candidates = set(hits.values())
         token = find_token(mail.subject, self.policy.token_format)
         if token is not None:
@@ -457,8 +465,8 @@ class Pipeline:
         plus = plus_ticket(mail, self.policy.support_address)
         if plus is not None:
             candidates.add(plus)
-        known = store.load_tickets(session, candidates)
-        facts = store.ticket_facts(session, known)
+        known = load_tickets(session, candidates)
+        facts = ticket_facts(session, known)
         return decide(mail, self.policy, hits, facts, now), known, facts
 
     def _bounce(
@@ -466,7 +474,7 @@ class Pipeline:
     ) -> Outcome:
         assert verdict.bounce is not None
         bounce = verdict.bounce
-        hits = store.reference_hits(session, bounce.original_ids)
+        hits = reference_hits(session, bounce.original_ids)
         ticket_id = next((hits[i] for i in bounce.original_ids if i in hits), None)
         if ticket_id is None:
             return self._quarantine_in(
@@ -474,7 +482,7 @@ class Pipeline:
             )
         ticket = session.get(Ticket, ticket_id)
         assert ticket is not None
-        message = store.store_message(
+        message = store_message(
             session,
             ticket,
             mail,
@@ -484,7 +492,7 @@ class Pipeline:
             source=source,
             now=now,
         )
-        store.add_event(
+        add_event(
             session,
             ticket_id,
             mail.sender.address if mail.sender else "mailer",
@@ -507,7 +515,7 @@ class Pipeline:
     def _quarantine_in(
         self, session: Session, mail: ParsedMail, source: str, reason: str, now: datetime
     ) -> Outcome:
-        store.quarantine(
+        quarantine(
             session,
             mail.raw,
             source=source,
@@ -521,9 +529,9 @@ class Pipeline:
     def _quarantine_raw(self, session: Session, read: _Read, source: str, now: datetime) -> Outcome:
         """Mail we could not read (or store) keeps its bytes, keyed by their hash."""
         key = "raw-sha256:" + hashlib.sha256(read.raw).hexdigest()
-        if store.already_stored(session, key) is not None:
+        if already_stored(session, key) is not None:
             return Outcome("duplicate", message_id=read.message_id, detail="already quarantined")
-        store.quarantine(
+        quarantine(
             session,
             read.raw,
             source=source,
@@ -557,3 +565,11 @@ def _read(raw: bytes, limits: Limits) -> _Read:
         return _Read(
             raw, None, f"cannot parse: {type(exc).__name__}: {exc}", traceback.format_exc()
         )
+
+
+def moment(mail: ParsedMail | None, now: datetime) -> datetime:
+    """When the mail was written, as far as its Date says; now when it says nothing
+    believable (missing, or in the future)."""
+    if mail is None or mail.date is None or mail.date > now:
+        return now
+    return mail.date

@@ -17,8 +17,9 @@ from maildesk.language import detect_language
 from maildesk.mail import DONE, Address, Decision, ParsedMail, Route, Trust, Verdict
 from maildesk.routing.facts import CustomerInfo
 from maildesk.sla import timers
-from maildesk.store import ingest as store
+from maildesk.store.events import add_event
 from maildesk.store.models import Message, Ticket
+from maildesk.store.tickets import add_participant, customer_for, participants_of
 from maildesk.thread import clean_subject
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def open_ticket(
     trust: Trust,
 ) -> Opened:
     assert mail.sender is not None
-    customer = store.customer_for(session, mail.sender, now)
+    customer = customer_for(session, mail.sender, now)
     first_contact = customer.id is None
     stored = CustomerInfo(customer.category, customer.organization, customer.language)
     router = pipeline.router
@@ -75,7 +76,7 @@ def open_ticket(
     )
     session.add(ticket)
     session.flush()
-    store.add_event(
+    add_event(
         session,
         ticket.id,
         "maildesk",
@@ -95,12 +96,8 @@ def open_ticket(
     if policy is not None:
         timers.plan(session, ticket, policy, router.calendar, pipeline.settings.sla.reminders, now)
     if decision.follow_up_of is not None:
-        store.add_event(
-            session, ticket.id, "maildesk", "follow_up", {"of": decision.follow_up_of}, now
-        )
-        store.add_event(
-            session, decision.follow_up_of, "maildesk", "followed_up", {"by": ticket.id}, now
-        )
+        add_event(session, ticket.id, "maildesk", "follow_up", {"of": decision.follow_up_of}, now)
+        add_event(session, decision.follow_up_of, "maildesk", "followed_up", {"by": ticket.id}, now)
     return Opened(ticket, route, first_contact)
 
 
@@ -140,7 +137,7 @@ def update_ticket(
             surveys.record_answer(pipeline.mailer, session, ticket, survey, *answer, sender, now)
             return "survey"
     if decision.reopen:
-        store.add_event(
+        add_event(
             session,
             ticket.id,
             sender,
@@ -154,7 +151,7 @@ def update_ticket(
         ticket.resolution = None
     elif ticket.status == "pending" and not is_agent:
         # The customer answered: the ball is back with support.
-        store.add_event(
+        add_event(
             session,
             ticket.id,
             sender,
@@ -188,7 +185,7 @@ def _self_served(
     phrase = self_served_phrase(visible, config.phrases, config.max_words)
     if phrase is None:
         return False
-    store.add_event(
+    add_event(
         session,
         ticket.id,
         sender,
@@ -243,7 +240,7 @@ def route_reply(
         changes["notify"] = {"added": new_notify}
         ticket.notify = [*ticket.notify, *new_notify]
     if changes:
-        store.add_event(
+        add_event(
             session,
             ticket.id,
             "maildesk",
@@ -274,7 +271,7 @@ def add_participants(
         role = "requester"
     else:
         role = "cc"
-    known = set() if new else store.participants_of(session, [ticket.id])[ticket.id]
+    known = set() if new else participants_of(session, [ticket.id])[ticket.id]
     wanted = [(sender, role)]
     anyone = pipeline.settings.helpdesk.join == "anyone"
     others: dict[str, Address] = {}
@@ -293,11 +290,11 @@ def add_participants(
     for who, role in wanted:
         if who.address not in known:
             known.add(who.address)
-            store.add_participant(session, ticket.id, who, role, now)
+            add_participant(session, ticket.id, who, role, now)
     if len(others) > cap:
         # Kept for the agents: `#admit ADDRESS` adds one of them.
         left = list(others)[cap:]
-        store.add_event(
+        add_event(
             session,
             ticket.id,
             sender.address,
@@ -309,9 +306,7 @@ def add_participants(
 
 def lift_quiet(session: Session, ticket: Ticket, actor: str, why: str, now: datetime) -> None:
     """Automatic mail may go to the requester again (surveys, status notices)."""
-    store.add_event(
-        session, ticket.id, actor, "quiet_lifted", {"was": ticket.quiet, "why": why}, now
-    )
+    add_event(session, ticket.id, actor, "quiet_lifted", {"was": ticket.quiet, "why": why}, now)
     ticket.quiet = None
 
 
@@ -325,7 +320,7 @@ def suggest_articles(
     language = detect_language(f"{ticket.subject}\n{text}") or ticket.language
     found = pipeline.router.kb.suggest(ticket.subject, text, language)
     if found:
-        store.add_event(
+        add_event(
             session,
             ticket.id,
             "maildesk",

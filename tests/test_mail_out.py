@@ -16,7 +16,8 @@ from sqlalchemy import Engine, select
 from maildesk.clock import FixedClock
 from maildesk.config import settings_from_mapping
 from maildesk.config.model import Settings, Smtp
-from maildesk.outbox.compose import Outgoing, compose
+from maildesk.mail import Outgoing
+from maildesk.outbox.compose import compose
 from maildesk.outbox.humanize import humanize
 from maildesk.outbox.relay import close, end_data, open_relay, start_data
 from maildesk.outbox.sender import Sender

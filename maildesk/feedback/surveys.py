@@ -21,11 +21,11 @@ from maildesk.clock import Clock
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
 from maildesk.errors import TryLater
-from maildesk.mail import DONE
+from maildesk.mail import DONE, Letter
 from maildesk.outbox.mails import Mailer
 from maildesk.sla.scheduler import Fired
 from maildesk.store.db import rolled_back, transaction
-from maildesk.store.ingest import add_event
+from maildesk.store.events import add_event
 from maildesk.store.models import Survey, Ticket
 from maildesk.thread import ticket_token
 
@@ -97,7 +97,9 @@ def record_answer(
         **mailer.context(ticket, None, None, wanted[0] or "en"),
         "survey": {"score": score, "comment": comment},
     }
-    mailer.send(session, ticket, "survey_low", "survey_low", to, wanted, context, now)
+    mailer.send(
+        session, ticket, Letter("survey_low", "survey_low", tuple(to), tuple(wanted), context), now
+    )
 
 
 @dataclass
@@ -158,7 +160,10 @@ class SurveySender:
         wanted = [ticket.language, self.settings.helpdesk.default_language, "en"]
         context = self.mailer.context(ticket, None, None, next((w for w in wanted if w), "en"))
         message_id = self.mailer.send(
-            session, ticket, "survey", "survey", [customer], wanted, context, now
+            session,
+            ticket,
+            Letter("survey", "survey", (customer,), tuple(wanted), context),
+            now,
         )
         session.execute(
             update(Survey)

@@ -2,28 +2,31 @@
 
 A loop is stopped by the hourly budgets (outbox/budget.py) or by the same text
 arriving again and again (the pipeline's check); either way nothing incoming
-is lost, and a person should know that a robot is talking to the desk.
+is lost, and a person should know that a robot is talking to the desk. This
+decides whether to alert and whom, and records it; the writer writes the mail.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maildesk.store.ingest import add_event
+from maildesk.config.model import Settings
+from maildesk.mail import Letter
+from maildesk.outbox.context import ticket_values
+from maildesk.store.events import add_event
 from maildesk.store.models import Event, Ticket
-
-if TYPE_CHECKING:
-    from maildesk.outbox.mails import Mailer
 
 ONCE_PER = timedelta(days=1)
 DESK_PER_DAY = 5
 
 
-def loop_alert(mailer: Mailer, session: Session, ticket: Ticket, why: str, now: datetime) -> None:
+def loop_alert(
+    settings: Settings, session: Session, ticket: Ticket, why: str, now: datetime
+) -> Letter | None:
+    """The alert to write, recorded as an event; None when one went out today already."""
     alerted = session.execute(
         select(Event.ticket_id).where(Event.kind == "loop_alert", Event.at >= now - ONCE_PER)
     ).scalars()
@@ -31,15 +34,15 @@ def loop_alert(mailer: Mailer, session: Session, ticket: Ticket, why: str, now: 
     # Once a day per ticket, and a few an hour in all: a robot that opens a new ticket
     # with every mail, and answers the alert too, must not be fed by the alerts.
     if ticket.id in last_day or len(last_day) >= DESK_PER_DAY:
-        return
-    to = alert_recipients(mailer, ticket)
+        return None
+    to = alert_recipients(settings, ticket)
     add_event(session, ticket.id, "maildesk", "loop_alert", {"why": why, "to": to}, now)
     if not to:
-        return
-    wanted: list[str | None] = [mailer.settings.helpdesk.default_language, "en"]
-    outbox = mailer.settings.outbox
+        return None
+    wanted = (settings.helpdesk.default_language, "en")
+    outbox = settings.outbox
     context = {
-        **mailer.context(ticket, None, None, wanted[0] or "en"),
+        **ticket_values(settings, ticket, None, None, wanted[0] or "en"),
         "alert": {
             "why": why,
             "per_ticket": outbox.per_ticket_per_hour,
@@ -47,12 +50,11 @@ def loop_alert(mailer: Mailer, session: Session, ticket: Ticket, why: str, now: 
             "same_text": outbox.same_text_per_hour,
         },
     }
-    mailer.send(session, ticket, "loop_alert", "loop_alert", to, wanted, context, now)
+    return Letter("loop_alert", "loop_alert", tuple(to), wanted, context)
 
 
-def alert_recipients(mailer: Mailer, ticket: Ticket) -> list[str]:
+def alert_recipients(settings: Settings, ticket: Ticket) -> list[str]:
     """The ticket's tier lead, else every lead, else the tier's agents."""
-    settings = mailer.settings
     tier = settings.tier(ticket.tier) if ticket.tier else None
     if tier is not None and tier.lead:
         return [tier.lead]

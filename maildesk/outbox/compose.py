@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from email import quoprimime
 from email.header import Header
@@ -17,22 +16,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr
 
 from maildesk.charsets import one_line
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """What to send; ``compose`` turns it into a message."""
-
-    kind: str  # acknowledgement | notification | ...
-    to: tuple[str, ...]
-    subject: str
-    text: str
-    html: str | None = None
-    from_name: str = ""
-    in_reply_to: str | None = None
-    references: tuple[str, ...] = ()
-    automatic: bool = True  # Auto-Submitted: auto-replied and our X-Loop
-    attachments: tuple[tuple[str, str, bytes], ...] = ()  # (file name, content type, bytes)
+from maildesk.mail import Outgoing
 
 
 def new_message_id(domain: str, ticket_id: int | None) -> str:

@@ -9,20 +9,19 @@ with their own values (maildesk/sla/notices.py).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from maildesk.config.model import Settings
-from maildesk.config.semantics import parse_duration
-from maildesk.mail import ParsedMail, Route
-from maildesk.outbox import alerts, queue
-from maildesk.outbox.humanize import humanize, status_name, within
+from maildesk.mail import Letter, ParsedMail, Route
+from maildesk.outbox import queue
+from maildesk.outbox.context import ticket_values
 from maildesk.outbox.writer import Writer
-from maildesk.store.ingest import add_event
+from maildesk.store.events import add_event
 from maildesk.store.models import Message, Ticket
-from maildesk.thread import ticket_token
 
 log = logging.getLogger("maildesk.mails")
 
@@ -35,66 +34,27 @@ def _agent_reply(text: str, agent: str, message: Message) -> dict[str, Any]:
     }
 
 
-class Mailer(Writer):
-    """The mail a ticket's life causes, in the same transaction as the change."""
+class Mailer:
+    """The mail a ticket's life causes, in the same transaction as the change: which
+    letters, to whom; the writer renders and queues them."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: Settings, writer: Writer | None = None) -> None:
+        self.settings = settings
+        self.writer = writer or Writer(settings)
+        self.address = settings.helpdesk.address
         self.limit = settings.outbox.acknowledgements_per_hour
 
     def context(
         self, ticket: Ticket, message: Message | None, mail: ParsedMail | None, language: str
     ) -> dict[str, Any]:
-        """The values every ticket template sees; ``message`` is the mail that caused it."""
-        customer = ticket.requester
-        if mail is not None:
-            attachments = [p.filename for p in mail.parts if not p.inline]
-        else:
-            attachments = [
-                a.filename for a in (message.attachments if message else []) if not a.inline
-            ]
-        policy = self.settings.sla_policy(ticket.sla_policy or "")
-        first = parse_duration(policy.first_response) if policy and policy.first_response else None
-        resolve = parse_duration(policy.resolution) if policy and policy.resolution else None
-        return {
-            "helpdesk": {"name": self.settings.helpdesk.name, "address": self.address},
-            "ticket": {
-                "id": ticket.id,
-                "token": ticket_token(self.settings.helpdesk.token_format, ticket.id),
-                "subject": ticket.subject,
-                "status": ticket.status,
-                # The status in the mail's language ("решён"), for customers.
-                "status_name": status_name(ticket.status, language),
-                "priority": ticket.priority,
-                "tier": ticket.tier,
-                "tags": ticket.tags,
-                "assignee": ticket.assignee,
-                "language": ticket.language,
-                # Why no automatic mail goes to the customer (a forged From, spam), or None.
-                "quiet": ticket.quiet,
-            },
-            "customer": {
-                "name": customer.name if customer else None,
-                "address": customer.address if customer else "",
-                "organization": customer.organization if customer else None,
-                "category": customer.category if customer else None,
-            },
-            "message": {
-                "visible_text": (message.visible_text or message.full_text) if message else "",
-                "subject": message.subject if message else ticket.subject,
-                "from": message.from_address if message else "",
-                "attachments": attachments,
-            },
-            "articles": [],  # knowledge-base suggestions: acknowledgements only
-            "sla": {
-                "policy": ticket.sla_policy,
-                "first_response": humanize(first, language) if first else None,
-                "resolution": humanize(resolve, language) if resolve else None,
-                # "within 2 hours" / "в течение 2 часов": the phrase, in the right case.
-                "first_response_within": within(first, language) if first else None,
-                "resolution_within": within(resolve, language) if resolve else None,
-            },
-        }
+        """The values every ticket template sees (outbox/context.py)."""
+        return ticket_values(self.settings, ticket, message, mail, language)
+
+    def send(
+        self, session: Session, ticket: Ticket | None, letter: Letter, now: datetime
+    ) -> str | None:
+        """A letter of somebody else's (SLA notices, surveys, held-mail notices) out."""
+        return self.writer.send(session, ticket, letter, now)
 
     def on_new_ticket(
         self,
@@ -142,13 +102,15 @@ class Mailer(Writer):
                     ticket,
                     message,
                     mail,
-                    template,
-                    "acknowledgement",
-                    [customer],
-                    wanted,
+                    Letter(
+                        template,
+                        "acknowledgement",
+                        (customer,),
+                        tuple(wanted),
+                        {"articles": articles or []},
+                    ),
                     now,
                     reply=True,
-                    extra={"articles": articles or []},
                 )
         agents = self._tier_agents(ticket.tier)
         extra = [a for a in route.notify if a not in agents]
@@ -158,19 +120,19 @@ class Mailer(Writer):
                 ticket,
                 message,
                 mail,
-                "notification",
-                "notification",
-                [*agents, *extra],
-                [self.settings.helpdesk.default_language, "en"],
+                Letter(
+                    "notification",
+                    "notification",
+                    (
+                        *agents,
+                        *extra,
+                    ),
+                    (self.settings.helpdesk.default_language, "en"),
+                    {},
+                ),
                 now,
                 reply=False,
             )
-
-    def suppressed(
-        self, session: Session, ticket: Ticket, kind: str, to: list[str], why: str, now: datetime
-    ) -> None:
-        super().suppressed(session, ticket, kind, to, why, now)
-        alerts.loop_alert(self, session, ticket, why, now)
 
     def watchers(self, ticket: Ticket) -> list[str]:
         """Who hears about a customer's reply: the assignee, else the tier's agents."""
@@ -187,10 +149,13 @@ class Mailer(Writer):
                 ticket,
                 message,
                 mail,
-                "customer_reply",
-                "customer_reply",
-                to,
-                [self.settings.helpdesk.default_language, "en"],
+                Letter(
+                    "customer_reply",
+                    "customer_reply",
+                    tuple(to),
+                    (self.settings.helpdesk.default_language, "en"),
+                    {},
+                ),
                 now,
                 reply=False,
             )
@@ -216,24 +181,26 @@ class Mailer(Writer):
             ticket,
             message,
             mail,
-            "reply",
-            "reply",
-            customers,
-            wanted,
+            Letter(
+                "reply",
+                "reply",
+                tuple(customers),
+                tuple(wanted),
+                _agent_reply(text, agent, message),
+                automatic=False,
+                from_name=f"{agent} via {self.settings.helpdesk.name}"
+                if agent
+                else self.settings.helpdesk.name,
+                in_reply_to=thread_id,
+                references=tuple(r for r in refs if r),
+                attachments=tuple(
+                    (p.filename, p.content_type, p.content)
+                    for p in mail.parts
+                    if not p.inline and p.content is not None
+                ),
+            ),
             now,
             reply=False,
-            automatic=False,
-            extra=_agent_reply(text, agent, message),
-            from_name=f"{agent} via {self.settings.helpdesk.name}"
-            if agent
-            else self.settings.helpdesk.name,
-            in_reply_to=thread_id,
-            references=tuple(r for r in refs if r),
-            attachments=tuple(
-                (p.filename, p.content_type, p.content)
-                for p in mail.parts
-                if not p.inline and p.content is not None
-            ),
         )
 
     def agent_copy(
@@ -257,13 +224,15 @@ class Mailer(Writer):
             ticket,
             message,
             mail,
-            "agent_copy",
-            "agent_copy",
-            list(dict.fromkeys(to)),
-            [self.settings.helpdesk.default_language, "en"],
+            Letter(
+                "agent_copy",
+                "agent_copy",
+                tuple(list(dict.fromkeys(to))),
+                (self.settings.helpdesk.default_language, "en"),
+                _agent_reply(text, agent, message),
+            ),
             now,
             reply=False,
-            extra=_agent_reply(text, agent, message),
         )
 
     def status_notice(
@@ -277,7 +246,13 @@ class Mailer(Writer):
     ) -> None:
         wanted = [ticket.language, self.settings.helpdesk.default_language, "en"]
         self._queue(
-            session, ticket, message, mail, "status", "status", customers, wanted, now, reply=False
+            session,
+            ticket,
+            message,
+            mail,
+            Letter("status", "status", tuple(customers), tuple(wanted), {}),
+            now,
+            reply=False,
         )
 
     def command_error(
@@ -295,13 +270,15 @@ class Mailer(Writer):
             ticket,
             message,
             mail,
-            "command_error",
-            "command_error",
-            [message.from_address],
-            [self.settings.helpdesk.default_language, "en"],
+            Letter(
+                "command_error",
+                "command_error",
+                (message.from_address,),
+                (self.settings.helpdesk.default_language, "en"),
+                {"reply": {"text": "", "problems": list(problems), "help": help_text}},
+            ),
             now,
             reply=True,
-            extra={"reply": {"text": "", "problems": list(problems), "help": help_text}},
         )
 
     def _tier_agents(self, tier: str | None) -> list[str]:
@@ -314,41 +291,24 @@ class Mailer(Writer):
         ticket: Ticket,
         message: Message | None,
         mail: ParsedMail | None,
-        template: str,
-        kind: str,
-        to: list[str],
-        wanted: list[str | None],
+        letter: Letter,
         now: datetime,
         *,
         reply: bool,
-        extra: dict[str, Any] | None = None,
-        from_name: str | None = None,
-        automatic: bool = True,
-        in_reply_to: str | None = None,
-        references: tuple[str, ...] = (),
-        attachments: tuple[tuple[str, str, bytes], ...] = (),
     ) -> str | None:
-        language = next((w for w in wanted if w), "en")
-        if in_reply_to is None and reply and mail is not None:
-            in_reply_to = mail.message_id
-            references = (*mail.references, mail.message_id) if mail.message_id else mail.references
+        """The letter with the ticket's values under its own; ``reply`` threads it
+        under the mail that caused it."""
+        language = next((w for w in letter.wanted if w), "en")
+        if letter.in_reply_to is None and reply and mail is not None and mail.message_id:
+            references = (*mail.references, mail.message_id)
+            letter = replace(letter, in_reply_to=mail.message_id, references=references)
+        elif letter.in_reply_to is None and reply and mail is not None:
+            letter = replace(letter, references=mail.references)
         try:
-            context = {**self.context(ticket, message, mail, language), **(extra or {})}
+            context = {**self.context(ticket, message, mail, language), **letter.context}
         except Exception as exc:
-            self._template_error(session, ticket.id, kind, template, exc, now, to)
+            self.writer.template_error(
+                session, ticket.id, letter.kind, letter.template, exc, now, list(letter.to)
+            )
             return None
-        return self.send(
-            session,
-            ticket,
-            template,
-            kind,
-            to,
-            wanted,
-            context,
-            now,
-            from_name=from_name,
-            automatic=automatic,
-            in_reply_to=in_reply_to,
-            references=references,
-            attachments=attachments,
-        )
+        return self.writer.send(session, ticket, replace(letter, context=context), now)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from maildesk.store.ingest import add_event, insert_now
+from maildesk.store.events import add_event, insert_now
 from maildesk.store.models import OutboxMessage, Ticket
 
 

@@ -1,19 +1,24 @@
-"""Rendering a template and queueing the result: the one way mail enters the outbox."""
+"""Rendering a template and queueing the result: the one way mail enters the outbox.
+
+A letter (mail.py) says what to write; the writer checks the hourly budgets,
+renders, composes and queues it in the caller's transaction. A spent budget
+stops the mail and alerts a lead (alerts.py) instead.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from maildesk import history
 from maildesk.config.model import Settings
-from maildesk.outbox import budget, queue
-from maildesk.outbox.compose import Outgoing, compose, new_message_id
+from maildesk.mail import Letter, Outgoing
+from maildesk.outbox import alerts, budget, queue
+from maildesk.outbox.compose import compose, new_message_id
 from maildesk.render import TemplateSet, render_event
-from maildesk.store.ingest import add_event
+from maildesk.store import history
+from maildesk.store.events import add_event
 from maildesk.store.models import Ticket
 from maildesk.thread import ticket_token
 
@@ -39,25 +44,12 @@ class Writer:
         return self.address
 
     def send(
-        self,
-        session: Session,
-        ticket: Ticket | None,
-        template: str,
-        kind: str,
-        to: list[str],
-        wanted: list[str | None],
-        context: dict[str, Any],
-        now: datetime,
-        *,
-        from_name: str | None = None,
-        automatic: bool = True,
-        in_reply_to: str | None = None,
-        references: tuple[str, ...] = (),
-        attachments: tuple[tuple[str, str, bytes], ...] = (),
+        self, session: Session, ticket: Ticket | None, letter: Letter, now: datetime
     ) -> str | None:
-        """Render ``template`` with ``context`` and queue it; the Message-ID, or None if
-        the template failed (recorded as an event, never raised)."""
+        """Render the letter and queue it; the Message-ID, or None if a budget is spent
+        or the template failed (recorded as an event, never raised)."""
         ticket_id = ticket.id if ticket is not None else None
+        kind, template, to = letter.kind, letter.template, list(letter.to)
         if history.silent(session):
             return None  # an imported mail: history, nobody is to hear of it now
         if ticket is not None and kind not in budget.UNCOUNTED:
@@ -74,9 +66,11 @@ class Writer:
                 self.suppressed(session, ticket, kind, to, why, now)
                 return None
         try:
-            rendered = render_event(self.templates, template, wanted, context)
+            rendered = render_event(
+                self.templates, template, list(letter.wanted), dict(letter.context)
+            )
         except Exception as exc:  # a broken template must never cost us the customer's mail
-            self._template_error(session, ticket_id, kind, template, exc, now, to)
+            self.template_error(session, ticket_id, kind, template, exc, now, to)
             return None
         subject = rendered.subject
         if ticket is not None:
@@ -90,11 +84,11 @@ class Writer:
             subject=subject or self.settings.helpdesk.name,
             text=rendered.text,
             html=rendered.html,
-            from_name=from_name or self.settings.helpdesk.name,
-            in_reply_to=in_reply_to,
-            references=tuple(r for r in references if r),
-            automatic=automatic,
-            attachments=attachments,
+            from_name=letter.from_name or self.settings.helpdesk.name,
+            in_reply_to=letter.in_reply_to,
+            references=tuple(r for r in letter.references if r),
+            automatic=letter.automatic,
+            attachments=letter.attachments,
         )
         message_id = new_message_id(self.domain, ticket_id)
         raw = compose(
@@ -133,8 +127,8 @@ class Writer:
     def suppressed(
         self, session: Session, ticket: Ticket, kind: str, to: list[str], why: str, now: datetime
     ) -> None:
-        """A mail not sent because a budget is spent: on the ticket's record (the Mailer
-        also alerts the lead)."""
+        """A mail not sent because a budget is spent: on the ticket's record, and the
+        lead is alerted."""
         log.warning("ticket %s: %s to %s not sent: %s", ticket.id, kind, ", ".join(to), why)
         add_event(
             session,
@@ -144,8 +138,15 @@ class Writer:
             {"kind": kind, "to": to, "why": why},
             now,
         )
+        self.loop_alert(session, ticket, why, now)
 
-    def _template_error(
+    def loop_alert(self, session: Session, ticket: Ticket, why: str, now: datetime) -> None:
+        """Tell a lead that a robot is talking to the desk (once a day per ticket)."""
+        letter = alerts.loop_alert(self.settings, session, ticket, why, now)
+        if letter is not None:
+            self.send(session, ticket, letter, now)
+
+    def template_error(
         self,
         session: Session,
         ticket_id: int | None,

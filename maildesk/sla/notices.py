@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from maildesk.mail import Letter
 from maildesk.outbox.humanize import humanize
 from maildesk.outbox.mails import Mailer
 from maildesk.sla.calendar import BusinessCalendar
@@ -103,7 +104,9 @@ def _send(
     language = wanted[0] or "en"
     message = last_customer_message(session, ticket)
     context = {**mailer.context(ticket, message, None, language), **extra}
-    return mailer.send(session, ticket, template, template, to, wanted, context, now)
+    return mailer.send(
+        session, ticket, Letter(template, template, tuple(to), tuple(wanted), context), now
+    )
 
 
 def ticket_line(
@@ -139,4 +142,6 @@ def send_digest(
         },
     }
     wanted: list[str | None] = [mailer.settings.helpdesk.default_language, "en"]
-    return mailer.send(session, None, "sla_digest", "sla_digest", to, wanted, context, now)
+    return mailer.send(
+        session, None, Letter("sla_digest", "sla_digest", tuple(to), tuple(wanted), context), now
+    )

@@ -32,7 +32,7 @@ from maildesk.outbox.mails import Mailer
 from maildesk.sla import notices
 from maildesk.sla.calendar import BusinessCalendar
 from maildesk.store.db import rolled_back, transaction
-from maildesk.store.ingest import add_event
+from maildesk.store.events import add_event
 from maildesk.store.models import SlaDigest, SlaTimer, Ticket
 from maildesk.thread import ticket_token
 

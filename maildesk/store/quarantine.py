@@ -1,12 +1,18 @@
-"""Reads and state changes for quarantined and held messages."""
+"""The quarantine in one place: mail kept as raw bytes with its reason, held or not.
+
+Writes, reads and state changes for quarantined and held messages, inside the
+caller's transaction.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from maildesk.charsets import storable
 from maildesk.store.models import QuarantinedMessage
 
 
@@ -26,3 +32,34 @@ def release(session: Session, row: QuarantinedMessage) -> None:
     row.state = "released"
     row.dedupe_key = None
     session.flush()
+
+
+def quarantine(
+    session: Session,
+    raw: bytes,
+    *,
+    source: str,
+    reason: str,
+    now: datetime,
+    detail: str | None = None,
+    kind: str = "quarantined",
+    message_id: str | None = None,
+    dedupe_key: str | None = None,
+    ticket_id: int | None = None,
+    sender: str | None = None,
+) -> QuarantinedMessage:
+    row = QuarantinedMessage(
+        sender=storable(sender) if sender else None,
+        received_at=now,
+        source=storable(source)[:100],
+        reason=storable(reason[:2000]),
+        detail=storable(detail) if detail else None,
+        raw=raw,
+        kind=kind,
+        message_id=storable(message_id) if message_id else None,
+        dedupe_key=dedupe_key,
+        ticket_id=ticket_id,
+    )
+    session.add(row)
+    session.flush()
+    return row

@@ -299,20 +299,20 @@ def test_a_quarantine_that_fails_keeps_the_bare_bytes(
 ) -> None:
     """Storing fails, and so does quarantining with what was decoded: the raw bytes
     and a reason are still kept, and the source may acknowledge the mail."""
-    from maildesk.store import ingest as store
+    from maildesk import pipeline as stages
 
     def broken_store(*args: object, **kwargs: object) -> None:
         raise ValueError("the database refuses this text")
 
-    quarantine = store.quarantine
+    quarantine = stages.quarantine
 
     def picky_quarantine(*args: object, **kwargs: object) -> object:
         if kwargs.get("message_id") is not None:
             raise ValueError("the database refuses this Message-ID")
         return quarantine(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store, "store_message", broken_store)
-    monkeypatch.setattr(store, "quarantine", picky_quarantine)
+    monkeypatch.setattr(stages, "store_message", broken_store)
+    monkeypatch.setattr(stages, "quarantine", picky_quarantine)
     raw = poison(b"k@example.org", b"Bare", b"<bare@x>")
     outcome = Pipeline(settings_for(db_url), session_factory(engine)).ingest(raw, "test")
     assert outcome.status == "quarantined"

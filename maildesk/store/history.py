@@ -1,4 +1,4 @@
-"""Archive import as history: old mail keeps its own time and wakes nobody.
+"""Archive import as history, in the store: old mail keeps its own time and wakes nobody.
 
 `maildesk import` of last month's mbox must not notify agents of 300 "new"
 tickets, date them today, or schedule 300 breach escalations for promises
@@ -17,19 +17,10 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from maildesk.mail import ParsedMail
-from maildesk.store.ingest import add_event
+from maildesk.store.events import add_event
 from maildesk.store.models import SlaTimer, Survey, Ticket
 
 FLAG = "maildesk.history"  # in Session.info while a history mail is stored
-
-
-def moment(mail: ParsedMail | None, now: datetime) -> datetime:
-    """When the mail was written, as far as its Date says; now when it says nothing
-    believable (missing, or in the future)."""
-    if mail is None or mail.date is None or mail.date > now:
-        return now
-    return mail.date
 
 
 def mark(session: Session) -> None:

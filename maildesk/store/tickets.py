@@ -1,0 +1,122 @@
+"""Writes of a ticket's life: customers, messages with their attachments, participants.
+
+Everything here runs inside the caller's transaction; nothing commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from maildesk.mail import Address, ParsedMail
+from maildesk.store.events import insert_now
+from maildesk.store.models import Attachment, Customer, Message, Participant, Ticket
+
+
+def load_tickets(session: Session, numbers: Iterable[int]) -> dict[int, Ticket]:
+    """The tickets that exist among these numbers.
+
+    The caller keeps the dict while it works: the session holds loaded rows
+    only weakly, and a ticket let go would be read again.
+    """
+    found = {n: session.get(Ticket, n) for n in set(numbers)}
+    return {n: t for n, t in found.items() if t is not None}
+
+
+def customer_for(session: Session, who: Address, now: datetime) -> Customer:
+    """The customer with this address; on first contact a new one, inserted with the
+    ticket that needs it (its ``id`` is None until then)."""
+    customer = session.scalar(select(Customer).where(Customer.address == who.address))
+    if customer is None:
+        customer = Customer(
+            address=who.address, name=who.name or None, created_at=now, updated_at=now
+        )
+        session.add(customer)
+    elif who.name and not customer.name:
+        customer.name = who.name
+    return customer
+
+
+def participants_of(session: Session, numbers: Iterable[int]) -> dict[int, set[str]]:
+    """Ticket -> the addresses of its participants."""
+    found: dict[int, set[str]] = {n: set() for n in numbers}
+    for number, address in session.connection().execute(
+        select(Participant.ticket_id, Participant.address).where(
+            Participant.ticket_id.in_(list(found))
+        )
+    ):
+        found[number].add(address)
+    return found
+
+
+def add_participant(
+    session: Session, ticket_id: int, who: Address, role: str, now: datetime
+) -> None:
+    insert_now(
+        session,
+        Participant,
+        {
+            "ticket_id": ticket_id,
+            "address": who.address,
+            "name": who.name or None,
+            "role": role,
+            "added_at": now,
+        },
+    )
+
+
+def store_message(
+    session: Session,
+    ticket: Ticket,
+    mail: ParsedMail,
+    *,
+    visible: str,
+    kind: str,
+    reasons: tuple[str, ...],
+    source: str,
+    now: datetime,
+    direction: str = "in",
+    is_note: bool = False,
+    body_hash: str | None = None,
+) -> Message:
+    message = Message(
+        ticket_id=ticket.id,
+        direction=direction,
+        is_note=is_note,
+        dedupe_key=mail.dedupe_key,
+        message_id=mail.message_id,
+        in_reply_to=mail.in_reply_to,
+        references=list(mail.references),
+        from_address=mail.sender.address if mail.sender else "",
+        from_name=(mail.sender.name or None) if mail.sender else None,
+        to=[str(a) for a in mail.to],
+        cc=[str(a) for a in mail.cc],
+        subject=mail.subject,
+        date=mail.date,
+        received_at=now,
+        source=source,
+        visible_text=visible,
+        full_text=mail.text,
+        html=mail.html,
+        raw=mail.raw,
+        kind=kind,
+        guard_reasons=list(reasons),
+        body_hash=body_hash,
+    )
+    for part in mail.parts:
+        message.attachments.append(
+            Attachment(
+                filename=part.filename,
+                content_type=part.content_type[:255],
+                size=part.size,
+                content_id=part.content_id,
+                inline=part.inline,
+                content=part.content,
+            )
+        )
+    session.add(message)
+    session.flush()
+    return message
