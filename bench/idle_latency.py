@@ -29,8 +29,8 @@ from sqlalchemy import select
 from bench.mailgen import messages
 from maildesk.config import settings_from_mapping
 from maildesk.daemon import Daemon
+from maildesk.intake import Intake
 from maildesk.parse import parse_mail
-from maildesk.pipeline import Pipeline
 from maildesk.starter import starter_dir
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Message
@@ -77,7 +77,7 @@ def main() -> None:
             name="bench",
             base=work,
         )
-        daemon = Daemon(settings, Pipeline(settings, session_factory(engine)))
+        daemon = Daemon(settings, Intake(settings, session_factory(engine)))
         thread = threading.Thread(target=daemon.run, daemon=True)
         thread.start()
         time.sleep(1.0)

@@ -30,9 +30,9 @@ from sqlalchemy import func, select
 
 from maildesk.clock import FixedClock
 from maildesk.config import settings_from_mapping
+from maildesk.intake import Intake
 from maildesk.outcome import Outcome
 from maildesk.parse import parse_mail
-from maildesk.pipeline import Pipeline
 from maildesk.starter import starter_dir
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Message, OutboxMessage
@@ -45,7 +45,7 @@ ATTACKER = "mallory@evil.example"
 VICTIM = "victim@innocent.example"
 
 
-def desk(folder: Path, authserv: list[str], agent: str = "agent@support.example") -> Pipeline:
+def desk(folder: Path, authserv: list[str], agent: str = "agent@support.example") -> Intake:
     """A desk whose agent is not an address the corpus uses (it has bob@example.com)."""
     shutil.copytree(starter_dir("templates"), folder / "templates", dirs_exist_ok=True)
     (folder / "rules").mkdir(exist_ok=True)
@@ -64,10 +64,10 @@ def desk(folder: Path, authserv: list[str], agent: str = "agent@support.example"
     )
     engine = make_engine(settings.database.url)
     upgrade(engine)
-    return Pipeline(settings, session_factory(engine), FixedClock(T0))
+    return Intake(settings, session_factory(engine), FixedClock(T0))
 
 
-def verdict(p: Pipeline, out: Outcome) -> tuple[str, str]:
+def verdict(p: Intake, out: Outcome) -> tuple[str, str]:
     """(what happened, why) for one outcome."""
     if out.status == "held":
         cause = "forged agent" if out.detail.startswith("from agent") else "stranger/suspicious"

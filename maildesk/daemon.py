@@ -4,7 +4,7 @@ Concurrency model: one thread per IMAP mailbox (imapclient is blocking, and
 IDLE holds a connection open), the aiosmtpd listener in its own thread with
 an event loop, an outbox sender thread, APScheduler's background thread
 ticking the SLA clock, and the main thread waiting for a signal. Every
-thread calls the same Pipeline; each message, and each ticket's due SLA
+thread calls the same Intake; each message, and each ticket's due SLA
 timers, is one database transaction, so threads share nothing but the
 database.
 """
@@ -26,11 +26,11 @@ from maildesk.config import Settings, load_settings, mailbox_secret
 from maildesk.config.semantics import trust_warnings
 from maildesk.errors import Problem, UserError
 from maildesk.feedback.surveys import SurveySender
+from maildesk.intake import Intake
 from maildesk.malloc import return_large_buffers
 from maildesk.metrics import MailboxStatus, Metrics, start_http
 from maildesk.outbox.sender import Sender
 from maildesk.outcome import Outcome
-from maildesk.pipeline import Pipeline
 from maildesk.render import TemplateSet
 from maildesk.routing.router import Router, Signature, rules_signature
 from maildesk.sla.scheduler import Fired, SlaScheduler
@@ -46,7 +46,7 @@ SEND_GATHER = 0.05  # seconds the sender waits after a commit for more to come
 
 
 class Daemon:
-    def __init__(self, settings: Settings, pipeline: Pipeline) -> None:
+    def __init__(self, settings: Settings, pipeline: Intake) -> None:
         self.stopping = threading.Event()  # SIGTERM/SIGINT: the process ends
         self.reloading = threading.Event()  # SIGHUP: this generation of threads ends
         self._readers: list[MailboxReader] = []  # this generation's, for /healthz
@@ -56,7 +56,7 @@ class Daemon:
         self.metrics = Metrics(lambda: self.pipeline.sessions, self._mailbox_status)
         self._wire(settings, pipeline)
 
-    def _wire(self, settings: Settings, pipeline: Pipeline) -> None:
+    def _wire(self, settings: Settings, pipeline: Intake) -> None:
         """The parts that depend on the settings; replaced whole by a reload."""
         self.settings = settings
         self.pipeline = pipeline
@@ -264,7 +264,7 @@ class Daemon:
             )
             return False
         old = self.pipeline
-        self._wire(settings, Pipeline(settings, old.sessions, old.clock, router))
+        self._wire(settings, Intake(settings, old.sessions, old.clock, router))
         log.info("config reloaded from %s", path)
         return True
 

@@ -11,37 +11,39 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maildesk import holding
+from maildesk import pipeline
 from maildesk.errors import Problem, UserError
+from maildesk.intake import Intake
 from maildesk.outcome import Outcome
-from maildesk.pipeline import Pipeline
 from maildesk.store.db import transaction
 from maildesk.store.models import QuarantinedMessage
 from maildesk.store.quarantine import release
+from maildesk.tickets import holding
 
 ADMIN = "admin"  # the actor of CLI admissions in the event log
 
 
-def retry_quarantined(pipeline: Pipeline, row_id: int) -> Outcome:
+def retry_quarantined(intake: Intake, row_id: int) -> Outcome:
     """Run a quarantined message through the pipeline again, in one transaction.
 
     A held message is admitted into the ticket it named: the admin vouched for it.
     """
-    now = pipeline.clock.now()
-    with transaction(pipeline.sessions) as session:
+    now = intake.clock.now()
+    desk = intake.desk
+    with transaction(intake.sessions) as session:
         row = _row(session, row_id)
         if row.kind == "held":
             if row.state not in ("held", "rejected"):
                 return Outcome(row.state, detail=f"already {row.state}")
-            return holding.admit_row(pipeline, session, row, ADMIN, now)
+            return pipeline.readmit(desk, session, row, ADMIN, now)
         if row.state != "held":
             return Outcome(row.state, detail=f"already {row.state}")
-        mail = holding.read_again(row, pipeline.limits)
+        mail = holding.read_again(row, desk.limits)
         if mail is None:
             return Outcome("quarantined", detail=row.reason)
         attempts, source = row.attempts, row.source
         release(session, row)
-        outcome = pipeline.store_parsed(session, mail, pipeline.judge(mail), source, now)
+        outcome = pipeline.handle(desk, session, mail, desk.judge(mail), source, now)
         if outcome.status == "quarantined":
             again = session.scalar(
                 select(QuarantinedMessage).where(QuarantinedMessage.dedupe_key == mail.dedupe_key)
@@ -51,10 +53,10 @@ def retry_quarantined(pipeline: Pipeline, row_id: int) -> Outcome:
         return outcome
 
 
-def admit_held(pipeline: Pipeline, row_id: int) -> Outcome:
+def admit_held(intake: Intake, row_id: int) -> Outcome:
     """`maildesk quarantine admit`: a held (or rejected) mail into its ticket."""
-    now = pipeline.clock.now()
-    with transaction(pipeline.sessions) as session:
+    now = intake.clock.now()
+    with transaction(intake.sessions) as session:
         row = _row(session, row_id)
         if row.kind != "held":
             raise UserError(
@@ -62,13 +64,13 @@ def admit_held(pipeline: Pipeline, row_id: int) -> Outcome:
             )
         if row.state not in ("held", "rejected"):
             return Outcome(row.state, detail=f"already {row.state}")
-        return holding.admit_row(pipeline, session, row, ADMIN, now)
+        return pipeline.readmit(intake.desk, session, row, ADMIN, now)
 
 
-def reject_held(pipeline: Pipeline, row_id: int) -> Outcome:
+def reject_held(intake: Intake, row_id: int) -> Outcome:
     """`maildesk quarantine reject`: keep a held mail out of its ticket (still stored)."""
-    now = pipeline.clock.now()
-    with transaction(pipeline.sessions) as session:
+    now = intake.clock.now()
+    with transaction(intake.sessions) as session:
         row = _row(session, row_id)
         if row.kind != "held":
             raise UserError([Problem("", f"message {row_id} is quarantined, not held")])

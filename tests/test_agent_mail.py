@@ -11,9 +11,9 @@ from sqlalchemy import Engine, func, select
 
 from maildesk.clock import FixedClock
 from maildesk.commands import parse_commands
+from maildesk.intake import Intake
 from maildesk.mail import Command
 from maildesk.outbox.sender import Sender
-from maildesk.pipeline import Pipeline
 from maildesk.store.db import session_factory
 from maildesk.store.models import Event, Message, OutboxMessage, Ticket
 from tests.support.smtpsink import Sink
@@ -96,7 +96,7 @@ def desk(engine: Engine, db_url: str, tmp_path: Path, smtp_sink: Sink):  # type:
         }
     )
     clock = FixedClock(T0)
-    pipeline = Pipeline(settings, session_factory(engine), clock)
+    pipeline = Intake(settings, session_factory(engine), clock)
     sender = Sender(settings, session_factory(engine), clock)
     first = pipeline.ingest(mail(sender="Alice <alice@example.org>"), "test")
     sender.deliver_due()
@@ -248,7 +248,7 @@ def test_authenticated_agents_need_our_mtas_word(
         }
     )
     assert settings.trust_agents == "authenticated"  # the default once our MTA is named
-    pipeline = Pipeline(settings, session_factory(engine), FixedClock(T0))
+    pipeline = Intake(settings, session_factory(engine), FixedClock(T0))
     n = pipeline.ingest(mail(sender="alice@example.org"), "test").ticket_id
     assert n is not None
     reply = agent_reply(n, "thunderbird", "#status closed\n")
@@ -296,7 +296,7 @@ def test_the_whole_conversation_through_dovecot_and_smtp(
         }
     ]
     settings = type(base).model_validate(data)
-    daemon = Daemon(settings, Pipeline(settings, session_factory(engine)))
+    daemon = Daemon(settings, Intake(settings, session_factory(engine)))
 
     def deliver(raw: bytes) -> None:
         client = dovecot.client(imap_account)

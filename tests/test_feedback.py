@@ -17,7 +17,7 @@ from maildesk.config import settings_from_mapping
 from maildesk.config.model import SelfService
 from maildesk.daemon import Daemon
 from maildesk.feedback.replies import self_served_phrase, survey_score
-from maildesk.pipeline import Pipeline
+from maildesk.intake import Intake
 from maildesk.starter import starter_dir
 from maildesk.store.db import session_factory
 from maildesk.store.models import Event, OutboxMessage, SlaTimer, Survey, Ticket
@@ -100,7 +100,7 @@ class Desk:
         self.engine = engine
         self.sessions = session_factory(engine)
         self.clock = FixedClock(T0)
-        self.pipeline = Pipeline(self.settings, self.sessions, self.clock)
+        self.pipeline = Intake(self.settings, self.sessions, self.clock)
         self.daemon = Daemon(self.settings, self.pipeline)
 
     def ingest(self, raw: bytes, after: timedelta = timedelta(0)) -> int:

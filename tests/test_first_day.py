@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from maildesk.cli.main import main
-from maildesk.pipeline import Pipeline
+from maildesk.intake import Intake
 from maildesk.store.db import session_factory
 from maildesk.store.models import Message
 from tests.conftest import Run
@@ -68,7 +68,7 @@ def test_an_empty_outbox_list_says_what_it_hides(run: Run, tmp_path: Path) -> No
 
 
 def test_the_history_names_a_peer_as_host_and_port(engine: Engine, db_url: str) -> None:
-    pipeline = Pipeline(settings_for(db_url), session_factory(engine))
+    pipeline = Intake(settings_for(db_url), session_factory(engine))
     with listening(pipeline) as port, smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
         client.sendmail("c1@example.org", ["support@example.com"], mail(1))
     with session_factory(engine)() as s:

@@ -8,21 +8,23 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from maildesk import tickets
+from maildesk import pipeline as stages
 from maildesk.clock import FixedClock
-from maildesk.pipeline import Outcome, Pipeline
+from maildesk.desk import Desk
+from maildesk.intake import Intake
+from maildesk.outcome import Outcome
 from maildesk.store.db import session_factory
 from maildesk.store.models import Event, Message, OutboxMessage, Participant, QuarantinedMessage
 from tests.test_mail_out import settings_for
 from tests.test_pipeline import T0, mail
 
 
-def pipeline(engine: Engine, db_url: str, tmp_path: Path) -> Pipeline:
+def pipeline(engine: Engine, db_url: str, tmp_path: Path) -> Intake:
     settings = settings_for(tmp_path, db_url, {"spool_dir": "out"}, acknowledgements_per_hour=1)
-    return Pipeline(settings, session_factory(engine), FixedClock(T0))
+    return Intake(settings, session_factory(engine), FixedClock(T0))
 
 
-def alone_calls(p: Pipeline, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+def alone_calls(p: Intake, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """The messages that went the one-at-a-time way (a group rolled back)."""
     calls: list[bytes] = []
     one = p._ingest
@@ -78,14 +80,14 @@ def test_a_failing_message_rolls_its_group_back_and_only_it_is_quarantined(
 ) -> None:
     p = pipeline(engine, db_url, tmp_path)
     alone = alone_calls(p, monkeypatch)
-    opened = tickets.open_ticket
+    opened = stages.open_ticket
 
-    def fragile(pipeline: Pipeline, session: Any, parsed: Any, *rest: Any) -> Any:
+    def fragile(desk: Desk, session: Any, parsed: Any, *rest: Any) -> Any:
         if parsed.subject == "Boom":
             raise RuntimeError("a bug in the store stage")
-        return opened(pipeline, session, parsed, *rest)
+        return opened(desk, session, parsed, *rest)
 
-    monkeypatch.setattr(tickets, "open_ticket", fragile)
+    monkeypatch.setattr(stages, "open_ticket", fragile)
     group = [mail(f"Q{n}", sender=f"c{n}@example.org", msgid=f"<q{n}@x>") for n in range(6)]
     group[3] = mail("Boom", msgid="<boom@x>")
     outcomes = list(p.ingest_many(group, "test"))

@@ -14,10 +14,10 @@ from sqlalchemy import Engine, select
 
 from maildesk.clock import FixedClock
 from maildesk.config import settings_from_mapping
+from maildesk.intake import Intake
 from maildesk.kb.articles import load_articles
 from maildesk.kb.index import KnowledgeBase
 from maildesk.kb.terms import stem, words
-from maildesk.pipeline import Pipeline
 from maildesk.starter import starter_dir
 from maildesk.store.db import session_factory
 from maildesk.store.models import Event, OutboxMessage
@@ -142,7 +142,7 @@ def test_bad_articles_are_reported_with_file_and_line(tmp_path: Path) -> None:
     ]
 
 
-def desk(tmp_path: Path, db_url: str) -> Pipeline:
+def desk(tmp_path: Path, db_url: str) -> Intake:
     shutil.copytree(starter_dir("templates"), tmp_path / "templates")
     shutil.copytree(starter_dir("kb"), tmp_path / "kb")
     (tmp_path / "rules").mkdir()
@@ -173,7 +173,7 @@ def acknowledgement(engine: Engine, ticket: int) -> str:
 
 
 def test_the_acknowledgement_suggests_articles(engine: Engine, db_url: str, tmp_path: Path) -> None:
-    pipeline = Pipeline(desk(tmp_path, db_url), session_factory(engine), FixedClock(T0))
+    pipeline = Intake(desk(tmp_path, db_url), session_factory(engine), FixedClock(T0))
     helped = pipeline.ingest(
         mail("Forgot my password", body="I cannot sign in, the reset link never arrives."), "t"
     ).ticket_id

@@ -16,12 +16,12 @@ from sqlalchemy import Engine, select
 from maildesk.clock import FixedClock
 from maildesk.config import settings_from_mapping
 from maildesk.config.model import Settings, Smtp
+from maildesk.intake import Intake
 from maildesk.mail import Outgoing
 from maildesk.outbox.compose import compose
 from maildesk.outbox.humanize import humanize
 from maildesk.outbox.relay import close, end_data, open_relay, start_data
 from maildesk.outbox.sender import Sender
-from maildesk.pipeline import Pipeline
 from maildesk.starter import starter_dir
 from maildesk.store.db import session_factory
 from maildesk.store.models import Event, OutboxMessage
@@ -61,7 +61,7 @@ def test_acknowledgement_and_notification_arrive_once(
         tmp_path, db_url, {"host": "127.0.0.1", "port": smtp_sink.port, "security": "none"}
     )
     clock = FixedClock(T0)
-    p = Pipeline(settings, session_factory(engine), clock)
+    p = Intake(settings, session_factory(engine), clock)
     out = p.ingest(mail(sender="Alice Example <alice@example.org>"), "test")
     sender = Sender(settings, session_factory(engine), clock)
     assert sender.deliver_due() == 2
@@ -92,7 +92,7 @@ def test_no_acknowledgement_to_robots_or_imports(
     engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
     settings = settings_for(tmp_path, db_url, {"spool_dir": "out"})
-    p = Pipeline(settings, session_factory(engine), FixedClock(T0))
+    p = Intake(settings, session_factory(engine), FixedClock(T0))
     p.ingest(mail(headers="Auto-Submitted: auto-replied\r\n"), "test")
     p.ingest(mail(msgid="<m2@x>", sender="b@example.org"), "import", history=True)
     with session_factory(engine)() as s:
@@ -105,7 +105,7 @@ def test_a_burst_gets_a_handful_of_acknowledgements(
 ) -> None:
     settings = settings_for(tmp_path, db_url, {"spool_dir": "out"}, acknowledgements_per_hour=3)
     clock = FixedClock(T0)
-    p = Pipeline(settings, session_factory(engine), clock)
+    p = Intake(settings, session_factory(engine), clock)
     for n in range(30):
         # Each its own text: the same one five times would be a robot (a loop suspect).
         p.ingest(mail(f"Question {n}", msgid=f"<burst{n}@x>", body=f"Question {n}?"), "test")
@@ -136,7 +136,7 @@ def test_relay_down_then_up_delivers_each_message_exactly_once(
         tmp_path, db_url, {"host": "127.0.0.1", "port": port, "security": "none"}, retry_first="1m"
     )
     clock = FixedClock(T0)
-    p = Pipeline(settings, session_factory(engine), clock)
+    p = Intake(settings, session_factory(engine), clock)
     for n in range(5):
         p.ingest(mail(f"Q{n}", sender=f"c{n}@example.org", msgid=f"<q{n}@x>", body=f"Q{n}"), "test")
     sender = Sender(settings, session_factory(engine), clock)
@@ -174,7 +174,7 @@ def test_giving_up_leaves_an_event_and_a_failed_row(
         give_up_after="1h",
     )
     clock = FixedClock(T0)
-    out = Pipeline(settings, session_factory(engine), clock).ingest(mail(), "test")
+    out = Intake(settings, session_factory(engine), clock).ingest(mail(), "test")
     sender = Sender(settings, session_factory(engine), clock)
     for _ in range(12):
         sender.deliver_due()
@@ -190,7 +190,7 @@ def test_giving_up_leaves_an_event_and_a_failed_row(
 def test_spool_writes_one_file_per_message(engine: Engine, db_url: str, tmp_path: Path) -> None:
     settings = settings_for(tmp_path, db_url, {"spool_dir": "out"})
     clock = FixedClock(T0)
-    Pipeline(settings, session_factory(engine), clock).ingest(mail(), "test")
+    Intake(settings, session_factory(engine), clock).ingest(mail(), "test")
     sender = Sender(settings, session_factory(engine), clock)
     assert sender.deliver_due() == 2
     files = sorted((tmp_path / "out").glob("*.eml"))
@@ -305,7 +305,7 @@ def test_end_to_end_from_dovecot_to_the_customer(
     client = dovecot.client(imap_account)
     client.append("INBOX", mail(sender="Alice <alice@example.org>"))
     client.logout()
-    daemon = Daemon(settings, Pipeline(settings, session_factory(engine)))
+    daemon = Daemon(settings, Intake(settings, session_factory(engine)))
     assert daemon.run_once() == 1
     [ack] = [parsed(m.data) for m in smtp_sink.messages if m.rcpt_tos == ["alice@example.org"]]
     assert ack["Subject"].startswith("[#") and ack["In-Reply-To"] == "<m1@example.org>"

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from maildesk.config import settings_from_mapping
 from maildesk.daemon import Daemon
-from maildesk.pipeline import Pipeline
+from maildesk.intake import Intake
 from maildesk.starter import starter_dir
 from maildesk.store.db import session_factory
 from tests.support.dovecot import Account, Dovecot
@@ -74,7 +74,7 @@ def test_health_and_metrics(
         name="maildesk.toml",
         base=tmp_path,
     )
-    daemon = Daemon(settings, Pipeline(settings, session_factory(engine)))
+    daemon = Daemon(settings, Intake(settings, session_factory(engine)))
     thread = threading.Thread(target=daemon.run)
     thread.start()
     base = f"http://127.0.0.1:{http_port}"

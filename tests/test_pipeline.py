@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, select
 
 from maildesk.clock import FixedClock
 from maildesk.config import settings_from_mapping
-from maildesk.pipeline import Pipeline
+from maildesk.intake import Intake
 from maildesk.store.db import session_factory
 from maildesk.store.models import (
     Event,
@@ -26,7 +26,7 @@ from tests.corpus import ids, need_corpus, samples
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
-def make_pipeline(engine: Engine, clock: FixedClock | None = None, **helpdesk: object) -> Pipeline:
+def make_pipeline(engine: Engine, clock: FixedClock | None = None, **helpdesk: object) -> Intake:
     settings = settings_from_mapping(
         {
             "helpdesk": {"address": "support@example.com", **helpdesk},
@@ -37,7 +37,7 @@ def make_pipeline(engine: Engine, clock: FixedClock | None = None, **helpdesk: o
         name="test.toml",
         base=Path("/tmp"),
     )
-    return Pipeline(settings, session_factory(engine), clock or FixedClock(T0))
+    return Intake(settings, session_factory(engine), clock or FixedClock(T0))
 
 
 def mail(

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 
 from maildesk.config import settings_from_mapping
 from maildesk.daemon import Daemon
-from maildesk.pipeline import Pipeline
+from maildesk.intake import Intake
 from maildesk.starter import starter_dir
 from maildesk.store.db import session_factory
 from maildesk.store.models import Customer, Event, Ticket
@@ -46,7 +46,7 @@ def desk_settings(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
 
 
 def test_new_tickets_are_routed_by_the_rules(engine: Engine, db_url: str, tmp_path: Path) -> None:
-    p = Pipeline(desk_settings(tmp_path, db_url), session_factory(engine))
+    p = Intake(desk_settings(tmp_path, db_url), session_factory(engine))
     plain = p.ingest(mail("How do I print?", msgid="<a@x>"), "test")
     urgent = p.ingest(mail("Server is down", msgid="<b@x>"), "test")
     corp = p.ingest(mail("Question", sender="ceo@megacorp.example", msgid="<c@x>"), "test")
@@ -79,7 +79,7 @@ def test_rule_sets_the_customer_category_and_ack_choice(
         "- name: vip\n  when: {sender: boss@vip.example}\n"
         "  then: {customer_category: corporate, acknowledge: false}\n"
     )
-    p = Pipeline(settings, session_factory(engine))
+    p = Intake(settings, session_factory(engine))
     out = p.ingest(mail("Hi", sender="boss@vip.example", msgid="<v1@x>"), "test")
     assert (out.acknowledge, out.auto_reply) == (False, False)
     with session_factory(engine)() as s:
@@ -93,7 +93,7 @@ def test_rule_sets_the_customer_category_and_ack_choice(
 
 
 def test_on_reply_rules_change_an_open_ticket(engine: Engine, db_url: str, tmp_path: Path) -> None:
-    p = Pipeline(desk_settings(tmp_path, db_url), session_factory(engine))
+    p = Intake(desk_settings(tmp_path, db_url), session_factory(engine))
     first = p.ingest(mail("Printer question", msgid="<p1@x>"), "test")
     p.ingest(
         mail(
@@ -201,7 +201,7 @@ def test_half_typed_file_changes_nothing_and_logs_one_error(
     engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = desk_settings(tmp_path, db_url)
-    pipeline = Pipeline(settings, session_factory(engine))
+    pipeline = Intake(settings, session_factory(engine))
     daemon = Daemon(settings, pipeline)
     seen = pipeline.router.signature
     before = pipeline.router
@@ -237,7 +237,7 @@ def test_running_daemon_reloads_rules_and_ignores_a_broken_save(
     import time
 
     settings = desk_settings(tmp_path, db_url)
-    pipeline = Pipeline(settings, session_factory(engine))
+    pipeline = Intake(settings, session_factory(engine))
     daemon = Daemon(settings, pipeline)
     thread = threading.Thread(target=daemon.run, daemon=True)
 
@@ -283,7 +283,7 @@ def test_running_daemon_keeps_the_last_good_templates(
     from maildesk.store.models import OutboxMessage
 
     settings = desk_settings(tmp_path, db_url)
-    pipeline = Pipeline(settings, session_factory(engine))
+    pipeline = Intake(settings, session_factory(engine))
     daemon = Daemon(settings, pipeline)
     thread = threading.Thread(target=daemon.run, daemon=True)
 
@@ -325,7 +325,7 @@ def test_a_template_that_fails_on_real_data_fails_visibly(
     template.write_text(
         template.read_text() + "{% if ticket.id < 1000 %}{{ ticket.nosuch }}{% endif %}\n"
     )
-    pipeline = Pipeline(settings, session_factory(engine))
+    pipeline = Intake(settings, session_factory(engine))
     out = pipeline.ingest(mail("Help", msgid="<f1@x>"), "test")
     config = tmp_path / "maildesk.toml"
     config.write_text(

@@ -13,7 +13,7 @@ from pathlib import Path
 from maildesk.clock import FixedClock, SystemClock
 from maildesk.config import load_settings
 from maildesk.daemon import Daemon
-from maildesk.pipeline import Pipeline
+from maildesk.intake import Intake
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.schema import upgrade
 from tests.conftest import Run
@@ -62,7 +62,7 @@ def desk_with_ticket(
     settings = load_settings(path)
     engine = make_engine(settings.database.url)
     upgrade(engine)
-    Pipeline(settings, session_factory(engine), FixedClock(when)).ingest(mail(), "test")
+    Intake(settings, session_factory(engine), FixedClock(when)).ingest(mail(), "test")
     engine.dispose()
     return path
 
@@ -153,7 +153,7 @@ def test_the_running_daemon_ticks_the_sla_clock(write_desk: Callable[..., Path])
     path = desk_with_ticket(write_desk, datetime.now(UTC) - timedelta(hours=1), "urgent")
     settings = load_settings(path)
     engine = make_engine(settings.database.url)
-    daemon = Daemon(settings, Pipeline(settings, session_factory(engine), SystemClock()))
+    daemon = Daemon(settings, Intake(settings, session_factory(engine), SystemClock()))
     thread = threading.Thread(target=daemon.run)
     thread.start()
     try:

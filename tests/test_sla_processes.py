@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from maildesk.clock import FixedClock
 from maildesk.config import load_settings
-from maildesk.pipeline import Pipeline
+from maildesk.intake import Intake
 from maildesk.starter import starter_dir
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Event, OutboxMessage
@@ -45,7 +45,7 @@ def desk(tmp_path: Path, db_url: str) -> Path:
     engine = make_engine(db_url)
     upgrade(engine)
     settings = load_settings(config)
-    pipeline = Pipeline(settings, session_factory(engine), FixedClock(OPENED))
+    pipeline = Intake(settings, session_factory(engine), FixedClock(OPENED))
     for n in range(TICKETS):
         assert pipeline.ingest(mail(msgid=f"<s{n}@example.org>"), "test").new_ticket
     engine.dispose()

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 
 from maildesk.clock import FixedClock
 from maildesk.config import settings_from_mapping
-from maildesk.pipeline import Pipeline
+from maildesk.intake import Intake
 from maildesk.sla.scheduler import SlaScheduler
 from maildesk.starter import starter_dir
 from maildesk.store.db import session_factory
@@ -80,7 +80,7 @@ class Desk:
         self.clock = FixedClock(FRIDAY_5PM)
         self.settings = settings(tmp_path, db_url, rule, **sla)
         self.sessions = session_factory(engine)
-        self.pipeline = Pipeline(self.settings, self.sessions, self.clock)
+        self.pipeline = Intake(self.settings, self.sessions, self.clock)
         self.scheduler = self.make_scheduler()
 
     def make_scheduler(self) -> SlaScheduler:

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 
 from maildesk.clock import FixedClock
 from maildesk.config import settings_from_mapping
-from maildesk.pipeline import Pipeline
+from maildesk.intake import Intake
 from maildesk.store.db import session_factory
 from maildesk.store.models import SlaTimer, Ticket
 from tests.test_agent_mail import agent_reply
@@ -18,7 +18,7 @@ from tests.test_pipeline import mail
 FRIDAY_5PM = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
 
 
-def pipeline(tmp_path: Path, db_url: str, engine: Engine, rule: str) -> Pipeline:
+def pipeline(tmp_path: Path, db_url: str, engine: Engine, rule: str) -> Intake:
     import shutil
 
     from maildesk.starter import starter_dir
@@ -42,7 +42,7 @@ def pipeline(tmp_path: Path, db_url: str, engine: Engine, rule: str) -> Pipeline
         name="maildesk.toml",
         base=tmp_path,
     )
-    return Pipeline(settings, session_factory(engine), FixedClock(FRIDAY_5PM))
+    return Intake(settings, session_factory(engine), FixedClock(FRIDAY_5PM))
 
 
 def timers(engine: Engine, ticket: int) -> list[tuple[str, str, float, datetime, str]]:

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func, select
 from maildesk.config import settings_from_mapping
 from maildesk.config.model import Settings
 from maildesk.daemon import Daemon
-from maildesk.pipeline import Pipeline
+from maildesk.intake import Intake
 from maildesk.sources.imap import MailboxReader
 from maildesk.sources.inbound import start_listener
 from maildesk.store.db import make_engine, session_factory
@@ -97,7 +97,7 @@ def test_imap_reader_stores_moves_and_remembers(
 ) -> None:
     append(dovecot, imap_account, [mail(n) for n in range(1, 8)] + [b"not a mail at all\r\n"])
     settings = settings_for(db_url, dovecot, imap_account)
-    pipeline = Pipeline(settings, session_factory(engine))
+    pipeline = Intake(settings, session_factory(engine))
     reader = MailboxReader(
         settings.mailboxes[0], pipeline, lambda: imap_account.password, batch_size=3
     )
@@ -123,7 +123,7 @@ def test_imap_reader_flags_seen_when_there_is_no_processed_folder(
     settings = settings_for(db_url, dovecot, imap_account, processed_folder="")
     reader = MailboxReader(
         settings.mailboxes[0],
-        Pipeline(settings, session_factory(engine)),
+        Intake(settings, session_factory(engine)),
         lambda: imap_account.password,
     )
     try:
@@ -149,7 +149,7 @@ def test_the_same_mail_in_two_mailboxes_is_stored_once(
         update={"name": "sales", "username": second.username, "password": second.password}
     )
     settings = data.model_copy(update={"mailboxes": (data.mailboxes[0], box2)})
-    daemon = Daemon(settings, Pipeline(settings, session_factory(engine)))
+    daemon = Daemon(settings, Intake(settings, session_factory(engine)))
     assert daemon.run_once() == 4
     assert sorted(stored(engine)) == ["<q1@example.org>", "<q2@example.org>", "<q3@example.org>"]
 
@@ -161,7 +161,7 @@ def test_a_broken_mailbox_does_not_stop_the_others(
     data = settings_for(db_url, dovecot, imap_account)
     broken = data.mailboxes[0].model_copy(update={"name": "broken", "port": free_port()})
     settings = data.model_copy(update={"mailboxes": (broken, data.mailboxes[0])})
-    assert Daemon(settings, Pipeline(settings, session_factory(engine))).run_once() == 1
+    assert Daemon(settings, Intake(settings, session_factory(engine))).run_once() == 1
 
 
 def test_idle_picks_up_new_mail_within_seconds(
@@ -169,7 +169,7 @@ def test_idle_picks_up_new_mail_within_seconds(
 ) -> None:
     # poll_interval is long: only IDLE can explain a quick pickup.
     settings = settings_for(db_url, dovecot, imap_account, poll_interval=300)
-    daemon = Daemon(settings, Pipeline(settings, session_factory(engine)))
+    daemon = Daemon(settings, Intake(settings, session_factory(engine)))
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
     try:
@@ -208,7 +208,7 @@ def inbound_settings(port: int, protocol: str = "smtp"):  # type: ignore[no-unty
 
 
 @contextmanager
-def listening(pipeline: Pipeline) -> Iterator[int]:
+def listening(pipeline: Intake) -> Iterator[int]:
     """The SMTP listener on a free port, for the length of the block; yields the port."""
     port = free_port()
     controller = start_listener(inbound_settings(port), pipeline)
@@ -220,7 +220,7 @@ def listening(pipeline: Pipeline) -> Iterator[int]:
 
 def test_smtp_listener_answers_250_after_commit(engine: Engine, db_url: str) -> None:
     port = free_port()
-    pipeline = Pipeline(settings_for(db_url), session_factory(engine))
+    pipeline = Intake(settings_for(db_url), session_factory(engine))
     controller = start_listener(inbound_settings(port), pipeline)
     try:
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
@@ -233,7 +233,7 @@ def test_smtp_listener_answers_250_after_commit(engine: Engine, db_url: str) -> 
 
 def test_lmtp_listener_answers_once_per_recipient(engine: Engine, db_url: str) -> None:
     port = free_port()
-    pipeline = Pipeline(settings_for(db_url), session_factory(engine))
+    pipeline = Intake(settings_for(db_url), session_factory(engine))
     controller = start_listener(inbound_settings(port, "lmtp"), pipeline)
     try:
         # smtplib.LMTP.sendmail reads one reply only; speak the protocol step by step.
@@ -257,7 +257,7 @@ def test_listener_answers_451_when_the_database_is_down(tmp_path: Path) -> None:
     settings = settings_for(url)
     port = free_port()
     controller = start_listener(
-        inbound_settings(port), Pipeline(settings, session_factory(make_engine(url)))
+        inbound_settings(port), Intake(settings, session_factory(make_engine(url)))
     )
     try:
         with (
@@ -366,7 +366,7 @@ def test_uidvalidity_change_means_reading_the_folder_again(
     settings = settings_for(db_url, dovecot, imap_account, folder="Support", processed_folder="")
     reader = MailboxReader(
         settings.mailboxes[0],
-        Pipeline(settings, session_factory(engine)),
+        Intake(settings, session_factory(engine)),
         lambda: imap_account.password,
     )
     try:
@@ -391,7 +391,7 @@ def test_copy_and_expunge_where_the_server_has_no_move(
     settings = settings_for(db_url, dovecot, imap_account)
     reader = MailboxReader(
         settings.mailboxes[0],
-        Pipeline(settings, session_factory(engine)),
+        Intake(settings, session_factory(engine)),
         lambda: imap_account.password,
     )
     try:
@@ -409,7 +409,7 @@ def test_daemon_reconnects_after_an_imap_server_restart(
     engine: Engine, db_url: str, dovecot: Dovecot, imap_account: Account
 ) -> None:
     settings = settings_for(db_url, dovecot, imap_account, poll_interval=1)
-    daemon = Daemon(settings, Pipeline(settings, session_factory(engine)))
+    daemon = Daemon(settings, Intake(settings, session_factory(engine)))
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
     try:
@@ -442,7 +442,7 @@ def test_big_messages_are_fetched_a_few_at_a_time(
     settings = settings_for(db_url, dovecot, imap_account)
     reader = MailboxReader(
         settings.mailboxes[0],
-        Pipeline(settings, session_factory(engine)),
+        Intake(settings, session_factory(engine)),
         lambda: imap_account.password,
     )
     fetches: list[int] = []

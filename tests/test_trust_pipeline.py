@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 from maildesk.clock import FixedClock
 from maildesk.config import settings_from_mapping
 from maildesk.feedback.surveys import schedule
-from maildesk.pipeline import Pipeline
+from maildesk.intake import Intake
 from maildesk.quarantine import admit_held, reject_held
 from maildesk.starter import starter_dir
 from maildesk.store.db import session_factory
@@ -33,7 +33,7 @@ from tests.test_pipeline import T0, mail
 AUTH = "Authentication-Results: mx.example.com; dmarc={} header.from={}\r\n"
 
 
-def desk(engine: Engine, tmp_path: Path, **config: Any) -> Pipeline:
+def desk(engine: Engine, tmp_path: Path, **config: Any) -> Intake:
     shutil.copytree(starter_dir("templates"), tmp_path / "templates", dirs_exist_ok=True)
     (tmp_path / "rules").mkdir(exist_ok=True)
     helpdesk = {"address": "support@example.com", "name": "Example Support"}
@@ -51,7 +51,7 @@ def desk(engine: Engine, tmp_path: Path, **config: Any) -> Pipeline:
         name="maildesk.toml",
         base=tmp_path,
     )
-    return Pipeline(settings, session_factory(engine), FixedClock(T0))
+    return Intake(settings, session_factory(engine), FixedClock(T0))
 
 
 def outbox(engine: Engine, kind: str | None = None) -> list[OutboxMessage]:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maildesk.config import Settings, config_path, load_settings
 from maildesk.errors import Problem, UserError
-from maildesk.pipeline import Pipeline
+from maildesk.intake import Intake
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.schema import require_current
 
@@ -46,8 +46,8 @@ class Desk:
             require_current(self.engine, str(self.path))
         return session_factory(self.engine)
 
-    def pipeline(self) -> Pipeline:
-        return Pipeline(self.settings, self.sessions())
+    def pipeline(self) -> Intake:
+        return Intake(self.settings, self.sessions())
 
 
 pass_desk = click.make_pass_decorator(Desk)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from maildesk.cli import output
 from maildesk.cli.context import Desk, pass_desk
 from maildesk.errors import TryLater, UserError
-from maildesk.pipeline import GROUP_SIZE
+from maildesk.intake import GROUP_SIZE
 from maildesk.sources.archive import archive_messages
 
 

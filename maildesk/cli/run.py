@@ -14,7 +14,7 @@ from maildesk.cli.context import Desk, parse_moment, pass_desk
 from maildesk.clock import FixedClock
 from maildesk.daemon import Daemon
 from maildesk.errors import UserError
-from maildesk.pipeline import Pipeline
+from maildesk.intake import Intake
 from maildesk.sla.scheduler import Fired
 from maildesk.startup import startup_problems
 from maildesk.store.models import OutboxMessage
@@ -76,7 +76,7 @@ def run(
     if problems:
         raise UserError(problems)
     clock = FixedClock(parse_moment(now_text, "--now")) if now_text else None
-    daemon = Daemon(settings, Pipeline(settings, desk.sessions(), clock=clock, router=router))
+    daemon = Daemon(settings, Intake(settings, desk.sessions(), clock=clock, router=router))
     if dry_run:
         _dry_run(daemon, as_json)
     elif once:

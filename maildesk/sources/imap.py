@@ -16,9 +16,9 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from maildesk.config.model import Mailbox
 from maildesk.errors import TryLater
+from maildesk.intake import Intake
 from maildesk.net import connection_problem, tls_context
 from maildesk.outcome import Outcome
-from maildesk.pipeline import Pipeline
 from maildesk.store.db import transaction
 from maildesk.store.mailboxes import FolderKey, claim, finish, folder_progress, process_owner
 
@@ -107,7 +107,7 @@ class MailboxReader:
     def __init__(
         self,
         box: Mailbox,
-        pipeline: Pipeline,
+        pipeline: Intake,
         password: Callable[[], str | None],
         batch_size: int = 100,
     ) -> None:

@@ -21,8 +21,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from maildesk.config.model import Inbound
 from maildesk.errors import Problem, TryLater, UserError
+from maildesk.intake import Intake
 from maildesk.outcome import Outcome
-from maildesk.pipeline import Pipeline
 from maildesk.sources.receive import Spooled
 
 log = logging.getLogger("maildesk.inbound")
@@ -30,7 +30,7 @@ TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
 
 
 class InboundHandler:
-    def __init__(self, pipeline: Pipeline, protocol: str, slots: int = 2) -> None:
+    def __init__(self, pipeline: Intake, protocol: str, slots: int = 2) -> None:
         self.pipeline = pipeline
         self.protocol = protocol
         # Its own threads, as many as messages may be stored at once: each thread
@@ -100,9 +100,7 @@ class _Controller(Controller):
         self.handler.workers.shutdown(wait=False)
 
 
-def start_listener(
-    inbound: Inbound, pipeline: Pipeline, where: str = "inbound.listen"
-) -> Controller:
+def start_listener(inbound: Inbound, pipeline: Intake, where: str = "inbound.listen") -> Controller:
     """Start listening in a background thread; call ``.stop()`` to stop."""
     host, port = inbound.host_port
     kwargs: dict[str, Any] = {"data_size_limit": inbound.max_message_size, "enable_SMTPUTF8": True}

@@ -63,3 +63,37 @@ def quarantine(
     session.add(row)
     session.flush()
     return row
+
+
+def held_from(
+    session: Session, ticket_id: int, address: str, states: Sequence[str]
+) -> list[QuarantinedMessage]:
+    """A sender's held mail on a ticket, oldest first, locked for the caller's change."""
+    return list(
+        session.scalars(
+            select(QuarantinedMessage)
+            .where(
+                QuarantinedMessage.ticket_id == ticket_id,
+                QuarantinedMessage.sender == address,
+                QuarantinedMessage.kind == "held",
+                QuarantinedMessage.state.in_(states),
+            )
+            .order_by(QuarantinedMessage.id)
+            .with_for_update()
+        )
+    )
+
+
+def held_before(session: Session, ticket_id: int, address: str) -> bool:
+    """Agents were already told of this sender on this ticket, or turned them away."""
+    found = session.scalar(
+        select(QuarantinedMessage.id)
+        .where(
+            QuarantinedMessage.ticket_id == ticket_id,
+            QuarantinedMessage.sender == address,
+            QuarantinedMessage.kind == "held",
+            QuarantinedMessage.state.in_(("held", "rejected")),
+        )
+        .limit(1)
+    )
+    return found is not None

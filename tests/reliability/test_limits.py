@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
+from maildesk.intake import Intake
 from maildesk.metrics import HTTP_CONNECTIONS, Metrics, start_http
-from maildesk.pipeline import Pipeline
 from maildesk.sources import receive
 from maildesk.store.db import session_factory
 from maildesk.store.models import Message
@@ -112,7 +112,7 @@ def html_mail(sender: str, msgid: str) -> bytes:
 
 def deliver(engine: Engine, db_url: str, raw: bytes) -> None:
     """One mail over the SMTP listener of a desk on this database."""
-    pipeline = Pipeline(settings_for(db_url), session_factory(engine))
+    pipeline = Intake(settings_for(db_url), session_factory(engine))
     with listening(pipeline) as port, smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
         client.sendmail(ALICE, ["support@example.com"], raw)
 
@@ -146,7 +146,7 @@ def _data_started(port: int) -> smtplib.SMTP:
 
 def test_clients_still_sending_hold_up_nobody(engine: Engine, db_url: str) -> None:
     """Receiving goes to a spool file: three slow senders leave the two slots free."""
-    with listening(Pipeline(settings_for(db_url), session_factory(engine))) as port:
+    with listening(Intake(settings_for(db_url), session_factory(engine))) as port:
         slow = [_data_started(port) for _ in range(3)]
         for n, client in enumerate(slow):
             client.send(mail(ALICE, "Slow", "Half of a mess", f"<slow{n}@c>")[:-10])
@@ -165,7 +165,7 @@ def test_messages_stored_at_once_are_bounded(
 ) -> None:
     """Two slots (inbound.max_receiving): a third message waits, then is told 451."""
     monkeypatch.setattr(receive, "SLOT_WAIT", 1.0)
-    pipeline = Pipeline(settings_for(db_url), session_factory(engine))
+    pipeline = Intake(settings_for(db_url), session_factory(engine))
     ingest, busy, most = pipeline.ingest, [0], [0]
     lock = threading.Lock()
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from bench.mailgen import messages
 from maildesk.config import settings_from_mapping
-from maildesk.pipeline import Pipeline
+from maildesk.intake import Intake
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Message, QuarantinedMessage
 from maildesk.store.schema import upgrade
@@ -57,7 +57,7 @@ def test_mutated_mail_is_stored_or_quarantined_with_a_reason(tmp_path: Path) -> 
         name="fuzz",
         base=tmp_path,
     )
-    pipeline = Pipeline(settings, session_factory(engine))
+    pipeline = Intake(settings, session_factory(engine))
     outcomes: dict[str, int] = {}
     wrong: list[str] = []
     for n, (case, raw) in enumerate(mutants(seeds(), CASES, seed=2026)):

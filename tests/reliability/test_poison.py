@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from maildesk.pipeline import Pipeline
+from maildesk.intake import Intake
 from maildesk.sources.imap import MailboxReader
 from maildesk.store.db import session_factory
 from maildesk.store.models import Event, Message, QuarantinedMessage
@@ -157,7 +157,7 @@ def test_poison_over_imap_moves_on(
     settings = settings_for(db_url, dovecot, imap_account)
     reader = MailboxReader(
         settings.mailboxes[0],
-        Pipeline(settings, session_factory(engine)),
+        Intake(settings, session_factory(engine)),
         lambda: imap_account.password,
         batch_size=4,
     )
@@ -175,7 +175,7 @@ def test_poison_over_imap_moves_on(
 
 
 def test_poison_over_smtp_is_answered_250(engine: Engine, db_url: str) -> None:
-    pipeline = Pipeline(settings_for(db_url), session_factory(engine))
+    pipeline = Intake(settings_for(db_url), session_factory(engine))
     with listening(pipeline) as port, smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
         for raw, _ in POISON.values():
             client.ehlo_or_helo_if_needed()
@@ -195,7 +195,7 @@ def test_sqlite_and_postgresql_keep_the_same_mail(tmp_path: Path, postgres_url: 
     for url in (f"sqlite:///{tmp_path / 'same.db'}", postgres_url):
         engine = make_engine(url)
         upgrade(engine)
-        pipeline = Pipeline(settings_for(url), session_factory(engine))
+        pipeline = Intake(settings_for(url), session_factory(engine))
         for raw, _ in POISON.values():
             pipeline.ingest(raw, "test")
         tables.append(outcome_table(engine))
@@ -234,7 +234,7 @@ def test_ingest_and_import_take_poison(
 
 
 def test_a_reused_message_id_is_stored_not_dropped(engine: Engine, db_url: str) -> None:
-    pipeline = Pipeline(settings_for(db_url), session_factory(engine))
+    pipeline = Intake(settings_for(db_url), session_factory(engine))
     first = poison(b"ann@example.org", b"Printer", b"<same@x>", b"\r\nThe printer jams.\r\n")
     # The same mail through a second mailbox: other trace headers, CRLF become LF.
     again = (b"Received: from mx2 by mx3\r\nDelivered-To: help@example.com\r\n" + first).replace(
@@ -252,7 +252,7 @@ def test_a_reused_message_id_is_stored_not_dropped(engine: Engine, db_url: str) 
 
 
 def test_a_reused_message_id_over_smtp(engine: Engine, db_url: str) -> None:
-    pipeline = Pipeline(settings_for(db_url), session_factory(engine))
+    pipeline = Intake(settings_for(db_url), session_factory(engine))
     with listening(pipeline) as port, smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
         for body in (b"First question.", b"A different question."):
             raw = poison(b"ann@example.org", b"Q", b"<reused@x>", b"\r\n" + body + b"\r\n")
@@ -299,22 +299,22 @@ def test_a_quarantine_that_fails_keeps_the_bare_bytes(
 ) -> None:
     """Storing fails, and so does quarantining with what was decoded: the raw bytes
     and a reason are still kept, and the source may acknowledge the mail."""
-    from maildesk import pipeline as stages
+    from maildesk import intake, pipeline
 
     def broken_store(*args: object, **kwargs: object) -> None:
         raise ValueError("the database refuses this text")
 
-    quarantine = stages.quarantine
+    quarantine = intake.quarantine
 
     def picky_quarantine(*args: object, **kwargs: object) -> object:
         if kwargs.get("message_id") is not None:
             raise ValueError("the database refuses this Message-ID")
         return quarantine(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(stages, "store_message", broken_store)
-    monkeypatch.setattr(stages, "quarantine", picky_quarantine)
+    monkeypatch.setattr(pipeline, "store_message", broken_store)
+    monkeypatch.setattr(intake, "quarantine", picky_quarantine)
     raw = poison(b"k@example.org", b"Bare", b"<bare@x>")
-    outcome = Pipeline(settings_for(db_url), session_factory(engine)).ingest(raw, "test")
+    outcome = Intake(settings_for(db_url), session_factory(engine)).ingest(raw, "test")
     assert outcome.status == "quarantined"
     with session_factory(engine)() as s:
         [row] = s.scalars(select(QuarantinedMessage))

@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("maildesk.quarantine",),),
     (("maildesk.intake",),),
     (("maildesk.pipeline",),),
-    (("maildesk.tickets", "maildesk.agent_mail", "maildesk.holding"),),
+    (("maildesk.tickets",),),
     (("maildesk.desk",),),
     (("maildesk.reports",),),
     (("maildesk.feedback.surveys",),),

@@ -13,30 +13,39 @@ transaction.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from maildesk.desk import Desk
 from maildesk.errors import Quarantined
-from maildesk.mail import Address, Decision, Letter, ParsedMail, Verdict
+from maildesk.mail import (
+    Address,
+    Decision,
+    Letter,
+    ParsedMail,
+    Verdict,
+)
 from maildesk.outcome import Outcome
 from maildesk.parse import Limits, parse_mail
 from maildesk.store.events import add_event
-from maildesk.store.models import Event, OutboxMessage, QuarantinedMessage, Ticket
-from maildesk.store.quarantine import quarantine, release
+from maildesk.store.models import (
+    Event,
+    OutboxMessage,
+    QuarantinedMessage,
+    Ticket,
+)
+from maildesk.store.quarantine import held_before, held_from, quarantine
 from maildesk.store.tickets import add_participant, participants_of
 from maildesk.visible import visible_text
-
-if TYPE_CHECKING:
-    from maildesk.pipeline import Pipeline
 
 NOTICE_KINDS = ("held_notice", "forged_agent")
 REPORT_EVERY = timedelta(hours=1)  # one forged-agent report per claimed address and hour
 
 
 def hold(
-    pipeline: Pipeline,
+    desk: Desk,
     session: Session,
     mail: ParsedMail,
     verdict: Verdict,
@@ -49,7 +58,7 @@ def hold(
     assert mail.sender is not None
     address = mail.sender.address
     ticket = known.get(decision.ticket_id) if decision.ticket_id is not None else None
-    told_before = ticket is not None and _held_before(session, ticket.id, address)
+    told_before = ticket is not None and held_before(session, ticket.id, address)
     row = quarantine(
         session,
         mail.raw,
@@ -72,10 +81,10 @@ def hold(
             now,
         )
     if decision.cause == "forged_agent":
-        _report_forged_agent(pipeline, session, ticket, row, mail, decision.reason, now)
+        _report_forged_agent(desk, session, ticket, row, mail, decision.reason, now)
     # Told once per sender and ticket; a robot's or a spammer's mail waits silently.
     elif decision.cause == "stranger" and ticket and not told_before and not _noise(verdict):
-        _notify_watchers(pipeline, session, ticket, row, mail, decision.reason, now)
+        _notify_watchers(desk, session, ticket, row, mail, decision.reason, now)
     return Outcome(
         "held", ticket_id=decision.ticket_id, message_id=mail.message_id, detail=decision.reason
     )
@@ -99,40 +108,17 @@ def answers_held_notice(session: Session, mail: ParsedMail) -> bool:
 
 
 def admit_address(
-    pipeline: Pipeline, session: Session, ticket: Ticket, address: str, actor: str, now: datetime
-) -> list[Outcome]:
-    """``address`` joins the ticket, and its held (or rejected) mail there goes in."""
+    session: Session, ticket: Ticket, address: str, actor: str, now: datetime
+) -> list[QuarantinedMessage]:
+    """``address`` joins the ticket; its held (or rejected) mail there, for the pipeline
+    to store (pipeline.readmit)."""
     address = address.lower()
     people = participants_of(session, [ticket.id])[ticket.id]
     requester = ticket.requester.address if ticket.requester else None
     if address not in people and address != requester:
         add_participant(session, ticket.id, Address(address), "cc", now)
     add_event(session, ticket.id, actor, "admitted", {"address": address}, now)
-    rows = session.scalars(
-        select(QuarantinedMessage)
-        .where(
-            QuarantinedMessage.ticket_id == ticket.id,
-            QuarantinedMessage.sender == address,
-            QuarantinedMessage.kind == "held",
-            QuarantinedMessage.state.in_(("held", "rejected")),
-        )
-        .order_by(QuarantinedMessage.id)
-        .with_for_update()
-    ).all()
-    return [admit_row(pipeline, session, row, actor, now) for row in rows]
-
-
-def admit_row(
-    pipeline: Pipeline, session: Session, row: QuarantinedMessage, actor: str, now: datetime
-) -> Outcome:
-    """One held mail into the ticket it named (or a new one): the actor vouched for it."""
-    mail = read_again(row, pipeline.limits)
-    if mail is None:
-        return Outcome("quarantined", detail=row.reason)
-    forced = Decision(row.ticket_id, "admitted", f"admitted by {actor}", admitted=True)
-    release(session, row)
-    # Storing it makes its sender a participant (tickets.add_participants).
-    return pipeline.store_parsed(session, mail, pipeline.judge(mail), row.source, now, forced)
+    return list(held_from(session, ticket.id, address, ("held", "rejected")))
 
 
 def read_again(row: QuarantinedMessage, limits: Limits) -> ParsedMail | None:
@@ -150,16 +136,7 @@ def reject_address(
     session: Session, ticket: Ticket, address: str, actor: str, now: datetime
 ) -> int:
     """Keep ``address``'s held mail out of the ticket (still stored); how many."""
-    rows = session.scalars(
-        select(QuarantinedMessage)
-        .where(
-            QuarantinedMessage.ticket_id == ticket.id,
-            QuarantinedMessage.sender == address.lower(),
-            QuarantinedMessage.kind == "held",
-            QuarantinedMessage.state == "held",
-        )
-        .with_for_update()
-    ).all()
+    rows = held_from(session, ticket.id, address.lower(), ("held",))
     for row in rows:
         reject_row(session, row, actor, now)
     if not rows:
@@ -179,21 +156,6 @@ def reject_row(session: Session, row: QuarantinedMessage, actor: str, now: datet
     )
 
 
-def _held_before(session: Session, ticket_id: int, address: str) -> bool:
-    """Agents were already told of this sender on this ticket, or turned them away."""
-    found = session.scalar(
-        select(QuarantinedMessage.id)
-        .where(
-            QuarantinedMessage.ticket_id == ticket_id,
-            QuarantinedMessage.sender == address,
-            QuarantinedMessage.kind == "held",
-            QuarantinedMessage.state.in_(("held", "rejected")),
-        )
-        .limit(1)
-    )
-    return found is not None
-
-
 def held_values(row: QuarantinedMessage, mail: ParsedMail, reason: str) -> dict[str, Any]:
     """The ``held`` template variable."""
     assert mail.sender is not None
@@ -209,7 +171,7 @@ def held_values(row: QuarantinedMessage, mail: ParsedMail, reason: str) -> dict[
 
 
 def _notify_watchers(
-    pipeline: Pipeline,
+    desk: Desk,
     session: Session,
     ticket: Ticket,
     row: QuarantinedMessage,
@@ -217,14 +179,14 @@ def _notify_watchers(
     reason: str,
     now: datetime,
 ) -> None:
-    mailer = pipeline.mailer
+    mailer = desk.mailer
     to = [a for a in mailer.watchers(ticket) if a]
     if not to:
-        tier = pipeline.settings.tier(ticket.tier) if ticket.tier else None
+        tier = desk.settings.tier(ticket.tier) if ticket.tier else None
         to = [tier.lead] if tier and tier.lead else []
     if not to:
         return
-    wanted: list[str | None] = [pipeline.settings.helpdesk.default_language, "en"]
+    wanted: list[str | None] = [desk.settings.helpdesk.default_language, "en"]
     context = {
         **mailer.context(ticket, None, mail, wanted[0] or "en"),
         "held": held_values(row, mail, reason),
@@ -235,7 +197,7 @@ def _notify_watchers(
 
 
 def _report_forged_agent(
-    pipeline: Pipeline,
+    desk: Desk,
     session: Session,
     ticket: Ticket | None,
     row: QuarantinedMessage,
@@ -257,22 +219,22 @@ def _report_forged_agent(
     )
     if recent:
         return
-    to = leads_for(pipeline, address, ticket.tier if ticket else None)
+    to = leads_for(desk, address, ticket.tier if ticket else None)
     ticket_id = ticket.id if ticket else None
     add_event(
         session, ticket_id, address, "forged_agent_reported", {"to": to, "quarantine": row.id}, now
     )
     if not to:
         return
-    settings = pipeline.settings
+    settings = desk.settings
     context = {
         "helpdesk": {"name": settings.helpdesk.name, "address": settings.helpdesk.address},
-        "ticket": pipeline.mailer.context(ticket, None, mail, "en")["ticket"] if ticket else None,
+        "ticket": desk.mailer.context(ticket, None, mail, "en")["ticket"] if ticket else None,
         "held": held_values(row, mail, reason),
     }
     wanted: list[str | None] = [settings.helpdesk.default_language, "en"]
     # No ticket: the report must not thread into the ticket as if it were the agent's mail.
-    pipeline.mailer.send(
+    desk.mailer.send(
         session,
         None,
         Letter("forged_agent", "forged_agent", tuple(to), tuple(wanted), context),
@@ -280,9 +242,9 @@ def _report_forged_agent(
     )
 
 
-def leads_for(pipeline: Pipeline, address: str, ticket_tier: str | None) -> list[str]:
+def leads_for(desk: Desk, address: str, ticket_tier: str | None) -> list[str]:
     """The leads of the claimed agent's tiers and of the ticket's, else every lead."""
-    tiers = pipeline.settings.tiers
+    tiers = desk.settings.tiers
     mine = [t for t in tiers if address in t.agents or t.lead == address or t.name == ticket_tier]
     leads = [t.lead for t in mine if t.lead] or [t.lead for t in tiers if t.lead]
     return list(dict.fromkeys(leads))
