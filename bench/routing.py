@@ -23,7 +23,8 @@ from bench.mailgen import messages
 from maildesk.parse import parse_mail
 from maildesk.routing.engine import route_message
 from maildesk.routing.facts import CustomerInfo, facts_for
-from maildesk.routing.rules import Known, load_rules
+from maildesk.routing.rules import load_rules
+from maildesk.routing.ruleset import Known
 from maildesk.visible import visible_text
 
 TIERS = ("L1", "L2", "L3")

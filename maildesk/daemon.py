@@ -27,13 +27,14 @@ from maildesk.config.semantics import trust_warnings
 from maildesk.errors import Problem, UserError
 from maildesk.feedback.surveys import SurveySender
 from maildesk.intake import Intake
+from maildesk.mail import Fired
 from maildesk.malloc import return_large_buffers
 from maildesk.metrics import MailboxStatus, Metrics, start_http
 from maildesk.outbox.sender import Sender
 from maildesk.outcome import Outcome
 from maildesk.render import TemplateSet
 from maildesk.routing.router import Router, Signature, rules_signature
-from maildesk.sla.scheduler import Fired, SlaScheduler
+from maildesk.sla.scheduler import SlaScheduler
 from maildesk.sources.imap import MailboxReader, run_mailbox
 from maildesk.sources.inbound import start_listener
 from maildesk.startup import startup_problems

@@ -233,3 +233,15 @@ class Letter:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     attachments: tuple[tuple[str, str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class Fired:
+    """One thing the tick did (or, in a dry run, would do)."""
+
+    kind: str  # reminder | breach | digest
+    ticket: str  # token, or the tier for a digest
+    target: str
+    due_at: datetime | None
+    to: tuple[str, ...]
+    detail: str = ""

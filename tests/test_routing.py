@@ -16,7 +16,8 @@ from maildesk.parse import parse_mail
 from maildesk.routing.engine import route_message
 from maildesk.routing.facts import CustomerInfo, Facts, facts_for
 from maildesk.routing.router import Router
-from maildesk.routing.rules import Known, RuleSet, compile_file, load_rules
+from maildesk.routing.rules import compile_file, load_rules
+from maildesk.routing.ruleset import Known, RuleSet
 from maildesk.visible import visible_text
 
 KNOWN = Known(

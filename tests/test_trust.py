@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from maildesk.parse import parse_mail
 from maildesk.routing.facts import facts_for
-from maildesk.routing.rules import Known, compile_file
+from maildesk.routing.rules import compile_file
+from maildesk.routing.ruleset import Known
 from maildesk.trust.authres import parse, trusted_results
 from maildesk.trust.sender import TrustPolicy, aligned, assess, organization
 from maildesk.trust.spam import judge_spam

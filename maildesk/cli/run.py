@@ -15,7 +15,7 @@ from maildesk.clock import FixedClock
 from maildesk.daemon import Daemon
 from maildesk.errors import UserError
 from maildesk.intake import Intake
-from maildesk.sla.scheduler import Fired
+from maildesk.mail import Fired
 from maildesk.startup import startup_problems
 from maildesk.store.models import OutboxMessage
 

@@ -21,9 +21,8 @@ from maildesk.clock import Clock
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
 from maildesk.errors import TryLater
-from maildesk.mail import DONE, Letter
+from maildesk.mail import DONE, Fired, Letter
 from maildesk.outbox.mails import Mailer
-from maildesk.sla.scheduler import Fired
 from maildesk.store.db import rolled_back, transaction
 from maildesk.store.events import add_event
 from maildesk.store.models import Survey, Ticket

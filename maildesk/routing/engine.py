@@ -12,7 +12,7 @@ from typing import Any
 from maildesk.mail import Route
 from maildesk.routing.conditions import time_box
 from maildesk.routing.facts import Facts
-from maildesk.routing.rules import RuleSet
+from maildesk.routing.ruleset import RuleSet
 
 
 @dataclass(frozen=True)

@@ -13,23 +13,23 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from maildesk.routing.conditions import Names
+from maildesk.routing.conditions import Condition, Names
 
 if TYPE_CHECKING:
     from maildesk.routing.facts import Facts
-    from maildesk.routing.rules import Rule
 
 Evaluate = Callable[["Facts"], list[int]]
 
 
-def generate(rules: Sequence[Rule]) -> Evaluate:
-    """A function returning the indexes (into ``rules``) of the rules that match."""
+def generate(rules: Sequence[tuple[Condition, bool]]) -> Evaluate:
+    """A function returning the indexes (into ``rules``, each a rule's condition and
+    whether it stops) of the rules that match."""
     names = Names()
     lines = ["def evaluate(f):", "    L = f.lower", "    hits = []"]
-    for index, rule in enumerate(rules):
-        lines.append(f"    if {rule.when.expression(names)}:")
+    for index, (when, stop) in enumerate(rules):
+        lines.append(f"    if {when.expression(names)}:")
         lines.append(f"        hits.append({index})")
-        if rule.stop:
+        if stop:
             lines.append("        return hits")
     lines.append("    return hits")
     namespace: dict[str, object] = dict(names.values)

@@ -16,7 +16,8 @@ from maildesk.render import template_files
 from maildesk.routing.customers import CustomerDirectory, load_customers
 from maildesk.routing.engine import RuleTrace, route_message
 from maildesk.routing.facts import CustomerInfo, Facts, facts_for
-from maildesk.routing.rules import Known, RuleSet, load_rules
+from maildesk.routing.rules import load_rules
+from maildesk.routing.ruleset import Known, RuleSet
 from maildesk.sla.calendar import BusinessCalendar
 from maildesk.trust.sender import TrustPolicy, assess
 

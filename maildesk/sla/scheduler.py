@@ -1,4 +1,4 @@
-"""The SLA clock's tick: claim due timers, remind, escalate, send the daily digests.
+"""The SLA clock's tick: claim due timers, remind, escalate; the daily digests (digests.py).
 
 APScheduler (daemon.py) only decides *when* to tick; what is due and what
 already happened is in the database. Each ticket with due timers is handled
@@ -17,39 +17,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from maildesk.clock import Clock
 from maildesk.config.model import Settings
-from maildesk.config.semantics import parse_clock_time, parse_duration
 from maildesk.errors import TryLater
-from maildesk.mail import PRIORITIES
+from maildesk.mail import PRIORITIES, Fired
 from maildesk.outbox.mails import Mailer
 from maildesk.sla import notices
 from maildesk.sla.calendar import BusinessCalendar
+from maildesk.sla.digests import Digests
 from maildesk.store.db import rolled_back, transaction
 from maildesk.store.events import add_event
-from maildesk.store.models import SlaDigest, SlaTimer, Ticket
+from maildesk.store.models import SlaTimer, Ticket
 from maildesk.thread import ticket_token
 
 log = logging.getLogger("maildesk.sla")
-OPEN_STATUSES = ("new", "open", "pending")
-
-
-@dataclass(frozen=True)
-class Fired:
-    """One thing the tick did (or, in a dry run, would do)."""
-
-    kind: str  # reminder | breach | digest
-    ticket: str  # token, or the tier for a digest
-    target: str
-    due_at: datetime | None
-    to: tuple[str, ...]
-    detail: str = ""
 
 
 class _Lost(Exception):
@@ -66,14 +53,17 @@ class SlaScheduler:
     calendar: Callable[[], BusinessCalendar]
     batch: int = 200
 
+    def __post_init__(self) -> None:
+        self.digests = Digests(self.settings, self.sessions, self.mailer, self.calendar)
+
     def tick(self, now: datetime | None = None, *, dry_run: bool = False) -> list[Fired]:
         """Everything due at ``now``; in a dry run nothing is committed or sent."""
         now = now or self.clock.now()
         if dry_run:
             with rolled_back(self.sessions) as session:
-                return self._timers_in(session, now) + self._digests_in(session, now)
+                return self._timers_in(session, now) + self.digests.due_in(session, now)
         try:
-            return self._timers(now) + self._digests(now)
+            return self._timers(now) + self.digests.send(now)
         except (TryLater, OperationalError) as exc:  # the database is away: next tick
             log.error("SLA tick: database unavailable: %s", getattr(exc, "orig", exc))
             return []
@@ -296,114 +286,3 @@ class SlaScheduler:
 
     def _token(self, ticket: Ticket) -> str:
         return ticket_token(self.settings.helpdesk.token_format, ticket.id)
-
-    # -- digests --------------------------------------------------------------
-
-    def digest_day(self, now: datetime) -> str | None:
-        """Today's date in the calendar's zone if a digest is due now, else None."""
-        at = parse_clock_time(self.settings.sla.digest_at or "")
-        if at is None:
-            return None
-        cal = self.calendar()
-        local = now.astimezone(cal.zone)
-        day = local.date()
-        if day.weekday() not in cal.days or day in cal.holidays or local.time() < at:
-            return None
-        return day.isoformat()
-
-    def _digests(self, now: datetime) -> list[Fired]:
-        day = self.digest_day(now)
-        if day is None:
-            return []
-        done: list[Fired] = []
-        for tier in self.settings.tiers:
-            try:
-                with transaction(self.sessions) as session:
-                    done += self._digest(session, tier.name, day, now)
-            except IntegrityError:  # another scheduler sent this tier's digest just now
-                continue
-        return done
-
-    def _digests_in(self, session: Session, now: datetime) -> list[Fired]:
-        day = self.digest_day(now)
-        if day is None:
-            return []
-        done: list[Fired] = []
-        for tier in self.settings.tiers:
-            done += self._digest(session, tier.name, day, now)
-        return done
-
-    def _digest(self, session: Session, tier_name: str, day: str, now: datetime) -> list[Fired]:
-        sent = session.scalar(
-            select(SlaDigest.id).where(SlaDigest.tier == tier_name, SlaDigest.day == day)
-        )
-        if sent is not None:
-            return []
-        digest = self.build_digest(session, tier_name, day, now)
-        session.add(SlaDigest(tier=tier_name, day=day, sent_at=now, tickets=len(digest.open)))
-        tier = self.settings.tier(tier_name)
-        to = list(
-            dict.fromkeys(
-                [*(tier.agents if tier else ()), *([tier.lead] if tier and tier.lead else [])]
-            )
-        )
-        if not digest.open or not to:  # nothing open: no mail, but the day is done
-            session.flush()
-            return []
-        notices.send_digest(self.mailer, session, digest, to, now)
-        add_event(
-            session,
-            None,
-            "maildesk",
-            "sla_digest",
-            {"tier": tier_name, "day": day, "open": len(digest.open), "to": to},
-            now,
-        )
-        session.flush()
-        detail = (
-            f"{len(digest.open)} open, {len(digest.at_risk)} at risk, "
-            f"{len(digest.breached)} breached"
-        )
-        return [Fired("digest", tier_name, "", None, tuple(to), detail)]
-
-    def build_digest(self, session: Session, tier: str, day: str, now: datetime) -> notices.Digest:
-        tickets = list(
-            session.scalars(
-                select(Ticket)
-                .where(Ticket.tier == tier, Ticket.status.in_(OPEN_STATUSES))
-                .order_by(Ticket.created_at, Ticket.id)
-            )
-        )
-        ids = [t.id for t in tickets]
-        next_due: dict[int, datetime] = {}
-        breached: set[int] = set()
-        for chunk in range(0, len(ids), 500):
-            part = ids[chunk : chunk + 500]
-            for ticket_id, due, state in session.execute(
-                select(SlaTimer.ticket_id, SlaTimer.due_at, SlaTimer.state).where(
-                    SlaTimer.ticket_id.in_(part),
-                    SlaTimer.kind == "breach",
-                    SlaTimer.state.in_(("pending", "paused", "fired")),
-                )
-            ):
-                if state == "fired":
-                    breached.add(ticket_id)
-                elif state == "pending" and (
-                    ticket_id not in next_due or due < next_due[ticket_id]
-                ):
-                    next_due[ticket_id] = due
-        window = parse_duration(self.settings.sla.at_risk_within) or timedelta(days=1)
-        cal = self.calendar()
-        fmt = self.settings.helpdesk.token_format
-        lines = {t.id: notices.ticket_line(t, next_due.get(t.id), now, fmt, cal) for t in tickets}
-        return notices.Digest(
-            tier=tier,
-            day=day,
-            open=[lines[t.id] for t in tickets],
-            at_risk=[
-                lines[t.id]
-                for t in tickets
-                if t.id not in breached and t.id in next_due and next_due[t.id] <= now + window
-            ],
-            breached=[lines[t.id] for t in tickets if t.id in breached],
-        )
