@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from sqlalchemy import func, select
 
 from maildesk.cli import output
 from maildesk.cli.context import Desk, pass_desk
+from maildesk.store import outbox as rows
 from maildesk.store.models import OUTBOX_STATES, OutboxMessage
 
 
@@ -32,24 +32,8 @@ def outbox_list(desk: Desk, states: tuple[str, ...], limit: int, as_json: bool) 
     """Outgoing mail, newest first."""
     wanted = states or ("pending", "failed")
     with desk.sessions()() as session:
-        rows = session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.state.in_(wanted))
-            .order_by(OutboxMessage.id.desc())
-            .limit(limit)
-        ).all()
-        data = [_row(r) for r in rows]
-        hidden = (
-            {}
-            if data
-            else dict(
-                session.execute(
-                    select(OutboxMessage.state, func.count())
-                    .where(OutboxMessage.state.not_in(wanted))
-                    .group_by(OutboxMessage.state)
-                ).all()
-            )
-        )
+        data = [_row(r) for r in rows.listed(session, wanted, limit)]
+        hidden = {} if data else rows.other_states(session, wanted)
     if as_json:
         output.print_json(data)
         return

@@ -13,7 +13,7 @@ from maildesk.errors import Problem, UserError
 from maildesk.outcome import Outcome
 from maildesk.quarantine import admit_held, reject_held, retry_quarantined
 from maildesk.store.models import QuarantinedMessage
-from maildesk.store.quarantine import quarantined
+from maildesk.store.quarantine import quarantined, quarantined_row
 
 
 @click.group()
@@ -70,7 +70,7 @@ def quarantine_list(desk: Desk, everything: bool, ticket: int | None, as_json: b
 
 def _row(desk: Desk, number: int) -> dict[str, Any]:
     with desk.sessions()() as session:
-        row = session.get(QuarantinedMessage, number)
+        row = quarantined_row(session, number)
         if row is None:
             raise UserError([Problem("", f"no quarantined message {number}")])
         return {**row_json(row), "raw": row.raw, "detail": row.detail}

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from maildesk.cli import output
@@ -16,7 +15,7 @@ from maildesk.parse import parse_mail
 from maildesk.routing.engine import route_message
 from maildesk.routing.facts import CustomerInfo
 from maildesk.routing.router import Router
-from maildesk.store.models import Customer
+from maildesk.store.tickets import find_customer
 from maildesk.visible import visible_text
 
 
@@ -162,7 +161,7 @@ def _stored_customer(desk: Desk, address: str) -> tuple[CustomerInfo | None, str
     """What the database knows about the sender; a dry run works without a database too."""
     try:
         with desk.sessions()() as session:
-            row = session.scalar(select(Customer).where(Customer.address == address.lower()))
+            row = find_customer(session, address)
     except (UserError, SQLAlchemyError) as exc:
         first = str(exc).splitlines()[0][:120]
         return None, f"customer database not consulted: {first}"

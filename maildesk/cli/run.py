@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from maildesk import logs
 from maildesk.cli import output
@@ -17,6 +16,7 @@ from maildesk.errors import UserError
 from maildesk.intake import Intake
 from maildesk.mail import Fired
 from maildesk.startup import startup_problems
+from maildesk.store import outbox
 from maildesk.store.models import OutboxMessage
 
 
@@ -90,12 +90,7 @@ def _dry_run(daemon: Daemon, as_json: bool) -> None:
     now = daemon.pipeline.clock.now()
     fired = daemon.sla.tick(now, dry_run=True) + daemon.surveys.tick(now, dry_run=True)
     with daemon.pipeline.sessions() as session:
-        queued = session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now)
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        ).all()
-        waiting = [_queued(row) for row in queued]
+        waiting = [_queued(row) for row in outbox.waiting(session, now)]
     would = [_fired(item) for item in fired]
     if as_json:
         output.print_json({"now": output.timestamp(now), "sla": would, "outbox": waiting})

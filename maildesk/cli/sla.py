@@ -6,14 +6,13 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from maildesk.cli import output
 from maildesk.cli.context import Desk, parse_day, parse_moment, pass_desk
 from maildesk.errors import Problem, UserError
 from maildesk.sla import report
 from maildesk.sla.calendar import BusinessCalendar
-from maildesk.store.models import Ticket
+from maildesk.store.queries import opened_since
 
 
 @click.group()
@@ -57,9 +56,10 @@ def sla_report(
     now = parse_moment(now_text, "--now")
     start = _since(since, calendar, now)
     with desk.sessions()() as session:
-        query = select(Ticket).where(Ticket.created_at >= start).order_by(Ticket.id)
         tickets = [
-            t for t in session.scalars(query) if not tiers or (t.first_tier or t.tier) in tiers
+            t
+            for t in opened_since(session, start)
+            if not tiers or (t.first_tier or t.tier) in tiers
         ]
         rows = report.build(tickets, settings, calendar, now)
     if as_json:

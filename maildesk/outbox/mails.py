@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from maildesk.config.model import Settings
 from maildesk.mail import Letter, ParsedMail, Route
-from maildesk.outbox import queue
 from maildesk.outbox.context import ticket_values
 from maildesk.outbox.writer import Writer
+from maildesk.store import outbox as queue
 from maildesk.store.events import add_event
 from maildesk.store.models import Message, Ticket
 

@@ -21,7 +21,6 @@ from maildesk.config import read_password
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
 from maildesk.errors import UserError
-from maildesk.outbox import queue
 from maildesk.outbox.relay import (
     Permanent,
     RelayUnavailable,
@@ -31,6 +30,7 @@ from maildesk.outbox.relay import (
     start_data,
     usable,
 )
+from maildesk.store import outbox as queue
 from maildesk.store.db import transaction
 from maildesk.store.models import OutboxMessage
 

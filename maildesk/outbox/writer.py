@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from maildesk.config.model import Settings
 from maildesk.mail import Letter, Outgoing
-from maildesk.outbox import alerts, budget, queue
+from maildesk.outbox import alerts, budget
 from maildesk.outbox.compose import compose, new_message_id
 from maildesk.render import TemplateSet, render_event
 from maildesk.store import history
+from maildesk.store import outbox as queue
 from maildesk.store.events import add_event
 from maildesk.store.models import Ticket
 from maildesk.thread import ticket_token

@@ -97,3 +97,7 @@ def held_before(session: Session, ticket_id: int, address: str) -> bool:
         .limit(1)
     )
     return found is not None
+
+
+def quarantined_row(session: Session, number: int) -> QuarantinedMessage | None:
+    return session.get(QuarantinedMessage, number)

@@ -187,3 +187,9 @@ def _message_row(message: Message) -> MessageRow:
 
 def _event_row(event: Event) -> EventRow:
     return EventRow(event.id, event.at, event.actor, event.kind, dict(event.detail))
+
+
+def opened_since(session: Session, start: datetime) -> list[Ticket]:
+    """Tickets created at or after ``start``, oldest first (the SLA report's sample)."""
+    query = select(Ticket).where(Ticket.created_at >= start).order_by(Ticket.id)
+    return list(session.scalars(query))

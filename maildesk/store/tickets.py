@@ -120,3 +120,7 @@ def store_message(
     session.add(message)
     session.flush()
     return message
+
+
+def find_customer(session: Session, address: str) -> Customer | None:
+    return session.scalar(select(Customer).where(Customer.address == address.lower()))

@@ -8,6 +8,7 @@ spool writes a file named after the Message-ID, so there a repeat is a no-op.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -115,3 +116,36 @@ def mark_failed_attempt(
         return
     delay = min(first * (2 ** (row.attempts - 1)), longest)
     row.next_attempt_at = now + delay
+
+
+def waiting(session: Session, now: datetime) -> list[OutboxMessage]:
+    """Every row due now, the soonest first, unlocked: what a dry run would send."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        )
+    )
+
+
+def listed(session: Session, states: Sequence[str], limit: int) -> list[OutboxMessage]:
+    """Rows in these states, newest first (`maildesk outbox list`)."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.state.in_(states))
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def other_states(session: Session, states: Sequence[str]) -> dict[str, int]:
+    """How many rows are in each state but these: what a list hides."""
+    rows = session.execute(
+        select(OutboxMessage.state, func.count())
+        .where(OutboxMessage.state.not_in(states))
+        .group_by(OutboxMessage.state)
+    )
+    return {state: int(count) for state, count in rows}
