@@ -19,13 +19,25 @@ from maildesk.store.db import make_engine
 from maildesk.store.schema import upgrade
 from tests import corpus
 from tests.support import postgres
+from tests.support.desks import Run
 from tests.support.dovecot import Account, Dovecot, find_dovecot, start_dovecot
 from tests.support.need import REQUIRE, missing, servers_required
 from tests.support.smtpsink import Sink
 
-Run = Callable[..., tuple[int, str, str]]
+# The fixtures that start a real server: a test using one is a `servers` test.
+SERVER_FIXTURES = frozenset({"dovecot", "postgres_server", "smtp_sink", "private_postgres"})
 
-REPO = Path(__file__).resolve().parent.parent
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that talks to a real server carries the ``servers`` marker, so
+    ``pytest -m "not servers"`` runs the pure ones. Tests that start their own
+    server say so with ``@pytest.mark.servers``."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("db_url") == "postgresql"
+        if names & SERVER_FIXTURES or on_postgres:
+            item.add_marker(pytest.mark.servers)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -36,13 +48,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"the shared mail corpus is required ({REQUIRE} is set) but not at "
             f"{corpus.CORPUS}: {corpus.HOW}"
         )
-
-
-# For tests that are not about routing: no rules, the shipped templates.
-NO_RULES = {
-    "rules": str(REPO / "tests" / "data" / "no-rules"),
-    "templates": str(REPO / "templates"),
-}
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,10 @@ from maildesk.mail import Command
 from maildesk.outbox.sender import Sender
 from maildesk.store.db import session_factory
 from maildesk.store.models import Event, Message, OutboxMessage, Ticket
+from tests.support.agent import agent_reply
+from tests.support.mailout import settings_for
+from tests.support.pipeline import T0, mail
 from tests.support.smtpsink import Sink
-from tests.test_mail_out import settings_for
-from tests.test_pipeline import T0, mail
 
 TIERS = frozenset({"L1", "L2"})
 
@@ -57,26 +58,6 @@ def test_parse_commands(text: str, commands: list[Command], rest: str, problems:
     assert (list(parsed.commands), parsed.text, list(parsed.problems)) == (commands, rest, problems)
 
 
-THUNDERBIRD = """{commands}Please restart the printer, that fixes it.
-
-Bob
-
-On 20.11.2026 09:00, Example Support wrote:
-> [#{n}] Printer on fire
-> It burns.
-"""
-OUTLOOK = """{commands}Please restart the printer, that fixes it.
-
------Original Message-----
-From: Example Support <support@example.com>
-Sent: Friday, November 20, 2026 9:00 AM
-To: Bob Agent <bob@example.com>
-Subject: [#{n}] New ticket: Printer on fire
-
-It burns.
-"""
-
-
 def parsed(raw: bytes) -> email.message.EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
 
@@ -102,15 +83,6 @@ def desk(engine: Engine, db_url: str, tmp_path: Path, smtp_sink: Sink):  # type:
     sender.deliver_due()
     smtp_sink.messages.clear()
     return pipeline, sender, first.ticket_id
-
-
-def agent_reply(n: int, style: str, commands: str = "", msgid: str = "<bob1@example.com>") -> bytes:
-    body = (THUNDERBIRD if style == "thunderbird" else OUTLOOK).format(commands=commands, n=n)
-    return (
-        f"From: Bob Agent <bob@example.com>\r\nTo: support+{n}@example.com\r\n"
-        f"Subject: Re: [#{n}] New ticket: Printer on fire\r\nMessage-ID: {msgid}\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body.replace("\n", "\r\n")
-    ).encode()
 
 
 @pytest.mark.parametrize("style", ["thunderbird", "outlook"])

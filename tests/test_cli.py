@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import click
 import pytest
 from sqlalchemy.orm import Session
 
@@ -19,22 +18,9 @@ from maildesk.cli.main import cli
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Attachment, Customer, Event, Message, Ticket
 from maildesk.store.schema import head_revision, upgrade
-from tests.conftest import Run
-from tests.test_store import T0
-
-
-def maildesk(
-    *args: str, cwd: Path | None = None, **kwargs: object
-) -> subprocess.CompletedProcess[str]:
-    """The real command, in its own process, as a user would run it."""
-    return subprocess.run(
-        [sys.executable, "-m", "maildesk", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=60,
-        **kwargs,
-    )  # type: ignore[call-overload]
+from tests.support.cli import _commands, maildesk
+from tests.support.desks import Run
+from tests.support.store import T0
 
 
 def test_newcomer_flow_prints_an_empty_list(tmp_path: Path) -> None:
@@ -429,16 +415,6 @@ def test_run_says_when_the_listen_address_is_taken(
         code, _, err = run("-c", str(config), "run")
     assert code == 2
     assert f"inbound.listen: cannot listen on 127.0.0.1:{port}" in err
-
-
-def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    found = [prefix]
-    for name, command in group.commands.items():
-        if isinstance(command, click.Group):
-            found += _commands(command, (*prefix, name))
-        else:
-            found.append((*prefix, name))
-    return found
 
 
 @pytest.mark.parametrize("command", _commands(cli), ids=lambda c: " ".join(c) or "maildesk")

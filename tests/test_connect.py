@@ -12,7 +12,7 @@ from maildesk.config import load_settings
 from maildesk.config.model import Mailbox
 from maildesk.sources.imap import MailboxUnavailable, open_mailbox, probe_mailbox
 from maildesk.store.schema import head_revision
-from tests.conftest import Run
+from tests.support.desks import Run
 from tests.support.dovecot import Account, Dovecot
 from tests.support.need import free_port
 from tests.support.smtpsink import Sink
@@ -136,6 +136,7 @@ def test_check_connect_failures_exit_1(
     assert "connection refused" in failures["smtp"]
 
 
+@pytest.mark.servers  # its own aiosmtpd relay with AUTH
 def test_check_connect_relay_with_login(
     run: Run,
     write_desk: Callable[..., Path],

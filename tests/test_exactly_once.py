@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,7 +22,8 @@ from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Message
 from maildesk.store.schema import upgrade
 from tests.support.dovecot import Account, Dovecot
-from tests.test_sources import append, folder_count, mail
+from tests.support.processes import maildesk, wait_until
+from tests.support.sources import append, folder_count, mail
 
 
 def write_config(
@@ -62,24 +61,6 @@ def stored_count(db_url: str) -> int:
             return int(s.scalar(select(func.count()).select_from(Message)) or 0)
     finally:
         engine.dispose()
-
-
-def maildesk(config: Path, *args: str) -> subprocess.Popen[bytes]:
-    # The log goes to a file: an unread pipe fills up and would stall the daemon.
-    log = (config.parent / "maildesk.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "maildesk", "-c", str(config), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-
-
-def wait_until(condition, seconds: float) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {seconds}s")
-        time.sleep(0.1)
 
 
 def test_500_messages_appended_while_running_are_stored_once(

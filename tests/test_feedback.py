@@ -21,10 +21,10 @@ from maildesk.intake import Intake
 from maildesk.starter import starter_dir
 from maildesk.store.db import session_factory
 from maildesk.store.models import Event, OutboxMessage, SlaTimer, Survey, Ticket
+from tests.support.agent import agent_reply
 from tests.support.dovecot import Account, Dovecot
+from tests.support.pipeline import T0, mail
 from tests.support.smtpsink import Sink
-from tests.test_agent_mail import agent_reply
-from tests.test_pipeline import T0, mail
 
 PHRASES = SelfService().phrases
 

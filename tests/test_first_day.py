@@ -14,9 +14,9 @@ from maildesk.cli.main import main
 from maildesk.intake import Intake
 from maildesk.store.db import session_factory
 from maildesk.store.models import Message
-from tests.conftest import Run
+from tests.support.desks import Run
 from tests.support.dovecot import Account, Dovecot
-from tests.test_sources import listening, mail, settings_for
+from tests.support.sources import listening, mail, settings_for
 
 AGENT = "agent@example.com"
 

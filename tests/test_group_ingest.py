@@ -15,8 +15,8 @@ from maildesk.intake import Intake
 from maildesk.outcome import Outcome
 from maildesk.store.db import session_factory
 from maildesk.store.models import Event, Message, OutboxMessage, Participant, QuarantinedMessage
-from tests.test_mail_out import settings_for
-from tests.test_pipeline import T0, mail
+from tests.support.mailout import settings_for
+from tests.support.pipeline import T0, mail
 
 
 def pipeline(engine: Engine, db_url: str, tmp_path: Path) -> Intake:

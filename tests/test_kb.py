@@ -21,8 +21,8 @@ from maildesk.kb.terms import stem, words
 from maildesk.starter import starter_dir
 from maildesk.store.db import session_factory
 from maildesk.store.models import Event, OutboxMessage
-from tests.conftest import REPO, Run
-from tests.test_pipeline import T0, mail
+from tests.support.desks import REPO, Run
+from tests.support.pipeline import T0, mail
 
 QUERIES = REPO / "tests" / "data" / "kb_queries" / "queries.tsv"
 

@@ -6,34 +6,14 @@ from __future__ import annotations
 import json
 import signal
 import smtplib
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from email import message_from_bytes, policy
 from pathlib import Path
 
+from tests.support.cli import maildesk
+from tests.support.lifecycle import start, wait_for
 from tests.support.need import free_port, wait_for_port
-from tests.test_cli import maildesk
-from tests.test_pipeline import mail
-
-
-def start(config: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
-    log = config.parent / "daemon.log"
-    handle = log.open("ab")  # a file, not a pipe nobody reads
-    process = subprocess.Popen(
-        [sys.executable, "-m", "maildesk", "-c", str(config), "run", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=handle,
-    )
-    return process, log
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+from tests.support.pipeline import mail
 
 
 def send(port: int, msgid: str) -> None:

@@ -20,10 +20,10 @@ from maildesk.starter import starter_dir
 from maildesk.store.db import make_engine
 from maildesk.store.schema import upgrade
 from tests.support.dovecot import Account, Dovecot
+from tests.support.lifecycle import start, wait_for
+from tests.support.pipeline import mail
 from tests.support.smtpsink import Sink
-from tests.test_lifecycle import start, wait_for
-from tests.test_pipeline import mail
-from tests.test_sources import append
+from tests.support.sources import append
 
 DB_SECRET = "Db-Secret-7f3a"
 WRONG_PASSWORD = "Imap-Secret-91c2"

@@ -13,8 +13,8 @@ from maildesk.guards import Ours, judge
 from maildesk.parse import parse_mail
 from maildesk.store.db import session_factory
 from maildesk.store.models import Event, Message
-from tests.test_pipeline import mail
-from tests.test_trust_pipeline import desk, outbox
+from tests.support.pipeline import mail
+from tests.support.trust import desk, outbox
 
 
 def events(engine: Engine, kind: str) -> list[Event]:

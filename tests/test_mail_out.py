@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,40 +13,19 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from maildesk.clock import FixedClock
-from maildesk.config import settings_from_mapping
-from maildesk.config.model import Settings, Smtp
+from maildesk.config.model import Smtp
 from maildesk.intake import Intake
 from maildesk.mail import Outgoing
 from maildesk.outbox.compose import compose
 from maildesk.outbox.humanize import humanize
 from maildesk.outbox.relay import close, end_data, open_relay, start_data
 from maildesk.outbox.sender import Sender
-from maildesk.starter import starter_dir
 from maildesk.store.db import session_factory
 from maildesk.store.models import Event, OutboxMessage
+from tests.support.mailout import settings_for
 from tests.support.need import free_port
+from tests.support.pipeline import T0, mail
 from tests.support.smtpsink import Sink
-from tests.test_pipeline import T0, mail
-
-
-def settings_for(
-    tmp_path: Path, db_url: str, smtp: dict[str, object], **outbox: object
-) -> Settings:
-    shutil.copytree(starter_dir("templates"), tmp_path / "templates", dirs_exist_ok=True)
-    (tmp_path / "rules").mkdir(exist_ok=True)
-    (tmp_path / "rules" / "00.yaml").write_text("- name: all\n  then: {sla: normal}\n")
-    return settings_from_mapping(
-        {
-            "helpdesk": {"address": "support@example.com", "name": "Example Support"},
-            "database": {"url": db_url},
-            "smtp": smtp,
-            "outbox": outbox,
-            "tiers": [{"name": "L1", "agents": ["agent1@example.com", "agent2@example.com"]}],
-            "sla_policies": [{"name": "normal", "first_response": "2h"}],
-        },
-        name="maildesk.toml",
-        base=tmp_path,
-    )
 
 
 def parsed(raw: bytes) -> email.message.EmailMessage:
@@ -128,6 +106,7 @@ def test_a_burst_gets_a_handful_of_acknowledgements(
         )
 
 
+@pytest.mark.servers  # its own aiosmtpd relay, stopped and started
 def test_relay_down_then_up_delivers_each_message_exactly_once(
     engine: Engine, db_url: str, tmp_path: Path
 ) -> None:

@@ -21,7 +21,7 @@ from maildesk.starter import starter_dir
 from maildesk.store.db import session_factory
 from tests.support.dovecot import Account, Dovecot
 from tests.support.need import free_port, wait_for_port
-from tests.test_pipeline import mail
+from tests.support.pipeline import mail
 
 
 def get(url: str) -> tuple[int, str]:

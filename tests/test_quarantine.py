@@ -11,8 +11,8 @@ from sqlalchemy import Engine, select
 from maildesk.quarantine import retry_quarantined
 from maildesk.store.db import session_factory
 from maildesk.store.models import Message, QuarantinedMessage
-from tests.conftest import Run
-from tests.test_pipeline import mail, make_pipeline
+from tests.support.desks import Run
+from tests.support.pipeline import mail, make_pipeline
 
 
 def test_held_mail_is_released_into_the_ticket_it_named(engine: Engine) -> None:

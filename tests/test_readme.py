@@ -20,7 +20,7 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 def test_readme_mentions_every_command() -> None:
     from maildesk.cli.main import cli
-    from tests.test_cli import _commands
+    from tests.support.cli import _commands
 
     readme = (REPO / "README.md").read_text()
     for command in _commands(cli):

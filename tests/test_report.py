@@ -15,7 +15,7 @@ import pytest
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Customer, Survey, Ticket
 from maildesk.store.schema import upgrade
-from tests.conftest import Run
+from tests.support.desks import Run
 from tests.support.need import missing
 
 CONFIG = """

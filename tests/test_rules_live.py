@@ -17,8 +17,8 @@ from maildesk.intake import Intake
 from maildesk.starter import starter_dir
 from maildesk.store.db import session_factory
 from maildesk.store.models import Customer, Event, Ticket
-from tests.conftest import Run
-from tests.test_pipeline import mail
+from tests.support.desks import Run
+from tests.support.pipeline import mail
 
 REPO = Path(__file__).resolve().parent.parent
 

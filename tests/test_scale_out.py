@@ -29,9 +29,9 @@ from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Event, Message, OutboxMessage, QuarantinedMessage, SlaTimer
 from maildesk.store.schema import upgrade
 from tests.support.dovecot import Dovecot
+from tests.support.processes import wait_until
 from tests.support.smtpsink import Sink
-from tests.test_exactly_once import wait_until
-from tests.test_sources import append, folder_count
+from tests.support.sources import append, folder_count
 
 TOTAL = 1000
 PROCESSES = 3

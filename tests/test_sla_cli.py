@@ -16,8 +16,8 @@ from maildesk.daemon import Daemon
 from maildesk.intake import Intake
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.schema import upgrade
-from tests.conftest import Run
-from tests.test_pipeline import mail
+from tests.support.desks import Run
+from tests.support.pipeline import mail
 
 CONFIG = """
 [helpdesk]

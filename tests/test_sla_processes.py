@@ -23,8 +23,8 @@ from maildesk.starter import starter_dir
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Event, OutboxMessage
 from maildesk.store.schema import upgrade
-from tests.test_exactly_once import maildesk, wait_until
-from tests.test_pipeline import mail
+from tests.support.pipeline import mail
+from tests.support.processes import maildesk, wait_until
 
 TICKETS = 120
 OPENED = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from pathlib import Path
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Ticket
 from maildesk.store.schema import upgrade
-from tests.conftest import Run
+from tests.support.desks import Run
 
 CONFIG = """
 [helpdesk]

@@ -26,8 +26,8 @@ from maildesk.sla.scheduler import SlaScheduler
 from maildesk.starter import starter_dir
 from maildesk.store.db import session_factory
 from maildesk.store.models import Event, OutboxMessage, SlaDigest, SlaTimer, Ticket
-from tests.test_agent_mail import agent_reply
-from tests.test_pipeline import mail
+from tests.support.agent import agent_reply
+from tests.support.pipeline import mail
 
 FRIDAY_5PM = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)

@@ -12,8 +12,8 @@ from maildesk.config import settings_from_mapping
 from maildesk.intake import Intake
 from maildesk.store.db import session_factory
 from maildesk.store.models import SlaTimer, Ticket
-from tests.test_agent_mail import agent_reply
-from tests.test_pipeline import mail
+from tests.support.agent import agent_reply
+from tests.support.pipeline import mail
 
 FRIDAY_5PM = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
 

@@ -8,85 +8,27 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 
-from maildesk.config import settings_from_mapping
-from maildesk.config.model import Settings
 from maildesk.daemon import Daemon
 from maildesk.intake import Intake
 from maildesk.sources.imap import MailboxReader
 from maildesk.sources.inbound import start_listener
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import MailboxState, Message, QuarantinedMessage, Ticket
-from tests.conftest import NO_RULES, Run
+from tests.support.desks import Run
 from tests.support.dovecot import Account, Dovecot
 from tests.support.need import free_port
-
-
-def mail(n: int, subject: str | None = None) -> bytes:
-    """Message n; a later n has a later Date."""
-    date = format_datetime(datetime(2026, 11, 20, 9, 0, tzinfo=UTC) + timedelta(seconds=n))
-    return (
-        f"From: Customer {n} <c{n}@example.org>\r\nTo: support@example.com\r\n"
-        f"Subject: {subject or f'Question {n}'}\r\nMessage-ID: <q{n}@example.org>\r\n"
-        f"Date: {date}\r\n\r\nQuestion number {n}.\r\n"
-    ).encode()
-
-
-def settings_for(
-    db_url: str, dovecot: Dovecot | None = None, account: Account | None = None, **box: object
-) -> Settings:
-    data: dict[str, object] = {
-        "helpdesk": {"address": "support@example.com"},
-        "database": {"url": db_url},
-        "smtp": {"spool_dir": "out"},
-        "tiers": [{"name": "L1"}],
-        "paths": NO_RULES,
-    }
-    if dovecot is not None and account is not None:
-        data["mailboxes"] = [
-            {
-                "name": "support",
-                "host": dovecot.host,
-                "port": dovecot.imap_port,
-                "security": "none",
-                "username": account.username,
-                "password": account.password,
-                **box,
-            }
-        ]
-    return settings_from_mapping(data, name="test.toml", base=Path("/tmp"))
+from tests.support.sources import append, folder_count, inbound_settings, mail, settings_for
 
 
 def stored(engine: Engine) -> list[str]:
     with session_factory(engine)() as s:
         return [m or "" for m in s.scalars(select(Message.message_id).order_by(Message.id))]
-
-
-def folder_count(dovecot: Dovecot, account: Account, folder: str) -> int:
-    client = dovecot.client(account)
-    try:
-        if not client.folder_exists(folder):
-            return 0
-        return int(client.select_folder(folder, readonly=True)[b"EXISTS"])
-    finally:
-        client.logout()
-
-
-def append(dovecot: Dovecot, account: Account, messages: list[bytes]) -> None:
-    client = dovecot.client(account)
-    try:
-        for raw in messages:
-            client.append("INBOX", raw)
-    finally:
-        client.logout()
 
 
 # --- IMAP ------------------------------------------------------------------
@@ -199,23 +141,6 @@ def _wait(condition: Callable[[], bool], seconds: float) -> None:
 
 
 # --- SMTP / LMTP -------------------------------------------------------------
-
-
-def inbound_settings(port: int, protocol: str = "smtp"):  # type: ignore[no-untyped-def]
-    from maildesk.config.model import Inbound
-
-    return Inbound(listen=f"127.0.0.1:{port}", protocol=protocol)  # type: ignore[arg-type]
-
-
-@contextmanager
-def listening(pipeline: Intake) -> Iterator[int]:
-    """The SMTP listener on a free port, for the length of the block; yields the port."""
-    port = free_port()
-    controller = start_listener(inbound_settings(port), pipeline)
-    try:
-        yield port
-    finally:
-        controller.stop()
 
 
 def test_smtp_listener_answers_250_after_commit(engine: Engine, db_url: str) -> None:

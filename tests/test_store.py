@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -26,8 +26,7 @@ from maildesk.store.models import (
 )
 from maildesk.store.queries import list_tickets, ticket_detail
 from maildesk.store.schema import current_revision, head_revision, require_current, upgrade
-
-T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+from tests.support.store import T0
 
 
 def add_ticket(

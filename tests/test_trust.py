@@ -17,7 +17,7 @@ from maildesk.routing.ruleset import Known
 from maildesk.trust.authres import parse, trusted_results
 from maildesk.trust.sender import TrustPolicy, aligned, assess, organization
 from maildesk.trust.spam import judge_spam
-from tests.conftest import Run
+from tests.support.desks import Run
 
 DATA = Path(__file__).parent / "data" / "trust"
 MX = ("mx.example.com",)

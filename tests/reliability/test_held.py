@@ -21,7 +21,8 @@ from sqlalchemy import select
 
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Message, OutboxMessage, Participant, QuarantinedMessage
-from tests.reliability.common import (
+from tests.support.dovecot import Dovecot
+from tests.support.reliability import (
     assert_exactly_once,
     daemon,
     desk_with_mail,
@@ -29,7 +30,6 @@ from tests.reliability.common import (
     kept_count,
     kill_when,
 )
-from tests.support.dovecot import Dovecot
 from tests.support.smtpsink import Sink
 
 CUSTOMERS = 100

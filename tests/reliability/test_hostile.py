@@ -15,10 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.need import free_port
-from tests.support.robot import Robot
-from tests.support.smtpsink import Sink
-from tests.test_attacks import (
+from tests.support.attacks import (
     AGENT,
     ALICE,
     LEAD,
@@ -33,7 +30,10 @@ from tests.test_attacks import (
     ticket_of,
     to,
 )
-from tests.test_exactly_once import wait_until
+from tests.support.need import free_port
+from tests.support.processes import wait_until
+from tests.support.robot import Robot
+from tests.support.smtpsink import Sink
 
 
 def settle(robot: Robot, quiet: float = 3.0, longest: float = 60.0) -> None:
@@ -115,6 +115,7 @@ def test_a_ticket_is_assigned_to_agents_only(tmp_path: Path, smtp_sink: Sink) ->
     assert "mallory@evil.example" not in everyone(smtp_sink)
 
 
+@pytest.mark.servers  # its own aiosmtpd relay, with and without SMTPUTF8
 @pytest.mark.parametrize("smtputf8", [True, False], ids=["smtputf8", "ascii-relay"])
 def test_a_non_ascii_address_holds_back_nothing(tmp_path: Path, smtputf8: bool) -> None:
     """jürgen@müller.test once left his mail, and every row after it, stuck."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from tests.reliability.common import (
+from tests.support.dovecot import Dovecot
+from tests.support.reliability import (
     assert_exactly_once,
     corpus,
     daemon,
@@ -20,7 +21,6 @@ from tests.reliability.common import (
     kept_count,
     kill_when,
 )
-from tests.support.dovecot import Dovecot
 from tests.support.smtpsink import Sink
 
 TOTAL = 2000

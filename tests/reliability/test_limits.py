@@ -21,9 +21,7 @@ from maildesk.metrics import HTTP_CONNECTIONS, Metrics, start_http
 from maildesk.sources import receive
 from maildesk.store.db import session_factory
 from maildesk.store.models import Message
-from tests.support.need import free_port
-from tests.support.smtpsink import Sink
-from tests.test_attacks import (
+from tests.support.attacks import (
     AGENT,
     ALICE,
     arrives,
@@ -34,8 +32,10 @@ from tests.test_attacks import (
     mail,
     send,
 )
-from tests.test_exactly_once import wait_until
-from tests.test_sources import listening, settings_for
+from tests.support.need import free_port
+from tests.support.processes import wait_until
+from tests.support.smtpsink import Sink
+from tests.support.sources import listening, settings_for
 
 VICTIM = "victim@innocent.example"
 

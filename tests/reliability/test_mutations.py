@@ -22,7 +22,7 @@ from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Message, QuarantinedMessage
 from maildesk.store.schema import upgrade
 from tests.corpus import samples
-from tests.reliability.mutate import mutants
+from tests.support.mutate import mutants
 
 CASES = 3000
 REPO = Path(__file__).resolve().parent.parent.parent

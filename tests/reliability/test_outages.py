@@ -14,7 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.common import (
+from tests.support.dovecot import Dovecot
+from tests.support.need import missing
+from tests.support.pgcluster import Cluster, find_pg_bin, start_cluster
+from tests.support.processes import wait_until
+from tests.support.reliability import (
     assert_exactly_once,
     corpus,
     desk_with_mail,
@@ -22,12 +26,8 @@ from tests.reliability.common import (
     kept_count,
     running,
 )
-from tests.support.dovecot import Dovecot
-from tests.support.need import missing
-from tests.support.pgcluster import Cluster, find_pg_bin, start_cluster
 from tests.support.smtpsink import Sink
-from tests.test_exactly_once import wait_until
-from tests.test_sources import append
+from tests.support.sources import append
 
 TOTAL = 1000
 

@@ -24,9 +24,9 @@ from maildesk.intake import Intake
 from maildesk.sources.imap import MailboxReader
 from maildesk.store.db import session_factory
 from maildesk.store.models import Event, Message, QuarantinedMessage
-from tests.conftest import Run
+from tests.support.desks import Run
 from tests.support.dovecot import Account, Dovecot
-from tests.test_sources import append, folder_count, listening, mail, settings_for
+from tests.support.sources import append, folder_count, listening, mail, settings_for
 
 HEAD = b"From: %s\r\nTo: support@example.com\r\nSubject: %s\r\nMessage-ID: %s\r\n"
 

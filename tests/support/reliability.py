@@ -31,9 +31,9 @@ from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Message, OutboxMessage, QuarantinedMessage
 from maildesk.store.schema import upgrade
 from tests.support.dovecot import Account, Dovecot
+from tests.support.processes import wait_until
 from tests.support.smtpsink import Sink
-from tests.test_exactly_once import wait_until
-from tests.test_sources import append, folder_count
+from tests.support.sources import append, folder_count
 
 
 def corpus(count: int, seed: int) -> tuple[list[bytes], list[str]]:
