@@ -85,6 +85,10 @@ def traced(desk: Any, raw: bytes) -> tuple[list[tuple[str, str]], Any]:
 
 
 def path_numbers(stops: list[tuple[str, str]]) -> dict[str, Any]:
+    """Calls into the bottom layer (records, errors, charsets, config) are like calls
+    into the standard library: not counted as stops."""
+    bottom = len(imports.LAYERS) - 1
+    stops = [(a, b) for a, b in stops if (imports.place(b) or (0, 0))[0] != bottom]
     entered = Counter(callee for _, callee in stops)
     climbs = 0
     for caller, callee in stops:

@@ -35,6 +35,7 @@ from maildesk.tickets.threading import find_ticket, sender_of, ticket_of
 from maildesk.visible import text_hash, visible_text
 
 NO_SENDER = "no sender address (From:)"
+NOT_OURS = "bounce for a message maildesk did not send"
 
 
 def handle(
@@ -60,7 +61,8 @@ def handle(
     if mail.sender is None:
         return quarantined(session, mail, source, NO_SENDER, now)
     if verdict.bounce is not None:
-        return store_bounce(session, mail, verdict, source, now)
+        bounced = store_bounce(session, mail, verdict, source, now)
+        return bounced or quarantined(session, mail, source, NOT_OURS, now)
     sender = sender_of(desk, mail, verdict, forced)
     visible = visible_text(mail.text)
     body_hash = text_hash(visible)
@@ -81,7 +83,7 @@ def handle(
             desk, session, ticket, mail, decision, now, visible, verdict, sender.agent
         )
     by_agent = opened is None and sender.agent
-    commands = agent.read_commands(session, mail, visible, verdict, desk) if by_agent else None
+    commands = agent.read_commands(desk, session, mail, visible, verdict) if by_agent else None
     message = _store(session, ticket, mail, visible, verdict, commands, source, now, body_hash)
     if repeat is not None and repeat[1]:
         desk.mailer.writer.loop_alert(session, ticket, repeat[0], now)
@@ -127,6 +129,7 @@ def readmit(
 def quarantined(
     session: Session, mail: ParsedMail, source: str, reason: str, now: datetime
 ) -> Outcome:
+    """Kept with its reason for an admin (`maildesk quarantine`), never answered."""
     quarantine(
         session,
         mail.raw,

@@ -125,7 +125,7 @@ def _follow(desk: Desk, session: Session, ticket: Ticket, before: str, now: date
 
 
 def read_commands(
-    session: Session, mail: ParsedMail, visible: str, verdict: Verdict, desk: Desk
+    desk: Desk, session: Session, mail: ParsedMail, visible: str, verdict: Verdict
 ) -> Commands:
     """The commands of an agent's mail; an out-of-office, or a reply to a held-mail
     notice, is only a note (kept for the agents, never relayed)."""

@@ -1,4 +1,4 @@
-"""A delivery failure of ours: recorded on the ticket it is about, or quarantined.
+"""A delivery failure of ours: recorded on the ticket it is about.
 
 Runs inside the pipeline's transaction.
 """
@@ -14,33 +14,22 @@ from maildesk.outcome import Outcome
 from maildesk.store.events import add_event
 from maildesk.store.lookups import reference_hits
 from maildesk.store.models import Ticket
-from maildesk.store.quarantine import quarantine
 from maildesk.store.tickets import store_message
 from maildesk.visible import visible_text
-
-NOT_OURS = "bounce for a message maildesk did not send"
 
 
 def store_bounce(
     session: Session, mail: ParsedMail, verdict: Verdict, source: str, now: datetime
-) -> Outcome:
-    """The bounce joins the ticket of the mail that bounced, with whom and why."""
+) -> Outcome | None:
+    """The bounce joins the ticket of the mail that bounced, with whom and why; None
+    when it is about no mail of ours (the pipeline quarantines it)."""
     assert verdict.bounce is not None
     bounce = verdict.bounce
     hits = reference_hits(session, bounce.original_ids)
     ticket_id = next((hits[i] for i in bounce.original_ids if i in hits), None)
     ticket = session.get(Ticket, ticket_id) if ticket_id is not None else None
     if ticket is None:
-        quarantine(
-            session,
-            mail.raw,
-            source=source,
-            reason=NOT_OURS,
-            now=now,
-            message_id=mail.message_id,
-            dedupe_key=mail.dedupe_key,
-        )
-        return Outcome("quarantined", message_id=mail.message_id, detail=NOT_OURS)
+        return None
     message = store_message(
         session,
         ticket,
