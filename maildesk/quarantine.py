@@ -8,7 +8,6 @@ rejected) instead: see holding.py.
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from maildesk import pipeline
@@ -17,7 +16,7 @@ from maildesk.intake import Intake
 from maildesk.outcome import Outcome
 from maildesk.store.db import transaction
 from maildesk.store.models import QuarantinedMessage
-from maildesk.store.quarantine import release
+from maildesk.store.quarantine import kept_under, quarantined_row, release
 from maildesk.tickets import holding
 
 ADMIN = "admin"  # the actor of CLI admissions in the event log
@@ -45,9 +44,7 @@ def retry_quarantined(intake: Intake, row_id: int) -> Outcome:
         release(session, row)
         outcome = pipeline.handle(desk, session, mail, desk.judge(mail), source, now)
         if outcome.status == "quarantined":
-            again = session.scalar(
-                select(QuarantinedMessage).where(QuarantinedMessage.dedupe_key == mail.dedupe_key)
-            )
+            again = kept_under(session, mail.dedupe_key)
             if again is not None:
                 again.attempts = attempts + 1
         return outcome
@@ -83,7 +80,7 @@ def reject_held(intake: Intake, row_id: int) -> Outcome:
 def _row(session: Session, row_id: int) -> QuarantinedMessage:
     # Locked: two admins admitting one mail at once store it once (PostgreSQL; SQLite
     # has one writer anyway).
-    row = session.get(QuarantinedMessage, row_id, with_for_update=True)
+    row = quarantined_row(session, row_id, lock=True)
     if row is None:
         raise UserError([Problem("", f"no quarantined message {row_id}")])
     return row

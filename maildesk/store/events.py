@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from maildesk.store.models import Base, Event
@@ -34,4 +35,16 @@ def add_event(
         session,
         Event,
         {"ticket_id": ticket_id, "actor": actor, "kind": kind, "detail": detail, "at": now},
+    )
+
+
+def event_count(session: Session, kind: str, actor: str, since: datetime) -> int:
+    """How often ``actor`` caused an event of this kind since a moment."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(Event.kind == kind, Event.actor == actor, Event.at >= since)
+        )
+        or 0
     )

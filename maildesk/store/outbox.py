@@ -149,3 +149,13 @@ def other_states(session: Session, states: Sequence[str]) -> dict[str, int]:
         .group_by(OutboxMessage.state)
     )
     return {state: int(count) for state, count in rows}
+
+
+def sent_as(session: Session, message_ids: Sequence[str], kinds: Sequence[str]) -> bool:
+    """Did we send one of these Message-IDs as one of these kinds of mail?"""
+    found = session.scalar(
+        select(OutboxMessage.kind)
+        .where(OutboxMessage.message_id.in_(message_ids), OutboxMessage.kind.in_(kinds))
+        .limit(1)
+    )
+    return found is not None

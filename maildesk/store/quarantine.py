@@ -99,5 +99,16 @@ def held_before(session: Session, ticket_id: int, address: str) -> bool:
     return found is not None
 
 
-def quarantined_row(session: Session, number: int) -> QuarantinedMessage | None:
-    return session.get(QuarantinedMessage, number)
+def quarantined_row(
+    session: Session, number: int, *, lock: bool = False
+) -> QuarantinedMessage | None:
+    """One row by its number; ``lock``: for a change (two admins admitting one mail
+    at once store it once on PostgreSQL)."""
+    return session.get(QuarantinedMessage, number, with_for_update=lock)
+
+
+def kept_under(session: Session, dedupe_key: str) -> QuarantinedMessage | None:
+    """The row that keeps the mail with this key, if it is in the quarantine."""
+    return session.scalar(
+        select(QuarantinedMessage).where(QuarantinedMessage.dedupe_key == dedupe_key)
+    )

@@ -5,7 +5,7 @@ Everything here runs inside the caller's transaction; nothing commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from sqlalchemy import select
@@ -124,3 +124,23 @@ def store_message(
 
 def find_customer(session: Session, address: str) -> Customer | None:
     return session.scalar(select(Customer).where(Customer.address == address.lower()))
+
+
+def joined(session: Session, ticket_id: int, roles: Iterable[str]) -> list[str]:
+    """The addresses of a ticket's participants in these roles, in the order they joined."""
+    return list(
+        session.scalars(
+            select(Participant.address)
+            .where(Participant.ticket_id == ticket_id, Participant.role.in_(list(roles)))
+            .order_by(Participant.id)
+        )
+    )
+
+
+def messages_newest_first(session: Session, ticket_id: int, direction: str) -> Iterator[Message]:
+    """A ticket's messages one way (in: to the desk, out: from it), newest first."""
+    yield from session.scalars(
+        select(Message)
+        .where(Message.ticket_id == ticket_id, Message.direction == direction)
+        .order_by(Message.id.desc())
+    )

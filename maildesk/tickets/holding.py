@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from maildesk.desk import Desk
@@ -29,13 +28,12 @@ from maildesk.mail import (
 )
 from maildesk.outcome import Outcome
 from maildesk.parse import Limits, parse_mail
-from maildesk.store.events import add_event
+from maildesk.store.events import add_event, event_count
 from maildesk.store.models import (
-    Event,
-    OutboxMessage,
     QuarantinedMessage,
     Ticket,
 )
+from maildesk.store.outbox import sent_as
 from maildesk.store.quarantine import held_before, held_from, quarantine
 from maildesk.store.tickets import add_participant, participants_of
 from maildesk.visible import visible_text
@@ -99,12 +97,7 @@ def answers_held_notice(session: Session, mail: ParsedMail) -> bool:
     parents = [i for i in (mail.in_reply_to, *mail.references[-1:]) if i]
     if not parents:
         return False
-    kind = session.scalar(
-        select(OutboxMessage.kind).where(
-            OutboxMessage.message_id.in_(parents), OutboxMessage.kind.in_(NOTICE_KINDS)
-        )
-    )
-    return kind is not None
+    return sent_as(session, parents, NOTICE_KINDS)
 
 
 def admit_address(
@@ -208,16 +201,7 @@ def _report_forged_agent(
     """Tell the leads, once an hour per claimed address: a flood is one mail."""
     assert mail.sender is not None
     address = mail.sender.address
-    recent = session.scalar(
-        select(func.count())
-        .select_from(Event)
-        .where(
-            Event.kind == "forged_agent_reported",
-            Event.actor == address,
-            Event.at >= now - REPORT_EVERY,
-        )
-    )
-    if recent:
+    if event_count(session, "forged_agent_reported", address, now - REPORT_EVERY):
         return
     to = leads_for(desk, address, ticket.tier if ticket else None)
     ticket_id = ticket.id if ticket else None

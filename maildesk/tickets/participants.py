@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from maildesk.desk import Desk
@@ -15,10 +14,9 @@ from maildesk.mail import (
 from maildesk.store.events import add_event
 from maildesk.store.models import (
     Message,
-    Participant,
     Ticket,
 )
-from maildesk.store.tickets import add_participant, participants_of
+from maildesk.store.tickets import add_participant, joined, messages_newest_first, participants_of
 
 
 def add_participants(
@@ -83,11 +81,7 @@ def customer_addresses(
     found: list[str] = []
     if ticket.requester is not None:
         found.append(ticket.requester.address)
-    for address in session.scalars(
-        select(Participant.address)
-        .where(Participant.ticket_id == ticket.id, Participant.role.in_(("requester", "cc")))
-        .order_by(Participant.id)
-    ):
+    for address in joined(session, ticket.id, ("requester", "cc")):
         if address not in found and address not in agents:
             found.append(address)
     return found[: max_cc + 1] if ticket.requester is not None else found[:max_cc]
@@ -96,9 +90,6 @@ def customer_addresses(
 def last_customer_message(
     session: Session, ticket: Ticket, agents: frozenset[str]
 ) -> Message | None:
-    rows = session.scalars(
-        select(Message)
-        .where(Message.ticket_id == ticket.id, Message.direction == "in")
-        .order_by(Message.id.desc())
-    )
+    """The customers' latest mail on the ticket: what an agent's answer threads under."""
+    rows = messages_newest_first(session, ticket.id, "in")
     return next((m for m in rows if m.from_address not in agents), None)
