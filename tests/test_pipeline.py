@@ -304,3 +304,36 @@ def test_replies_to_every_corpus_mail_thread_back(engine: Engine) -> None:
         assert p.ingest(by_token, "test").ticket_id == first.ticket_id, sample.name
         checked += 1
     assert checked > 100
+
+
+def test_a_rule_reload_during_a_message_waits_for_the_next_one(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon swaps the rules from another thread; a message in hand keeps the
+    Desk it started with, so no stage of it sees the new rules and the next one does."""
+    from dataclasses import replace
+
+    from maildesk import pipeline as stages
+    from maildesk.desk import Desk
+
+    p = make_pipeline(engine)
+    old = p.router
+    new = replace(old, default_tier="L2")
+    seen: list[object] = []
+    real_open, real_announce = stages.open_ticket, stages.announce
+
+    def open_and_reload(desk: Desk, *args: object) -> object:
+        p.router = new  # a reload lands while this message is being handled
+        return real_open(desk, *args)  # type: ignore[arg-type]
+
+    def announce(desk: Desk, *args: object, **kwargs: object) -> None:
+        seen.append(desk.router)
+        real_announce(desk, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stages, "open_ticket", open_and_reload)
+    monkeypatch.setattr(stages, "announce", announce)
+    p.ingest(mail(), "test")
+    monkeypatch.setattr(stages, "open_ticket", real_open)
+    p.ingest(mail("Another thing", msgid="<m9@example.org>"), "test")
+    assert seen[0] is old and seen[1] is new
+    assert p.router is new
