@@ -20,7 +20,8 @@ HELP = """Commands (one per line, at the top of your reply):
   #note      (the whole mail is an internal note: no customer sees it)
   #close     (the same as #status closed)
   #admit ADDRESS   (ADDRESS joins the ticket; its held mail goes in)
-  #reject ADDRESS  (ADDRESS's held mail stays out of the ticket)"""
+  #reject ADDRESS  (ADDRESS's held mail stays out of the ticket)
+  #merge NUMBER    (this ticket is folded into ticket NUMBER; its customer is told)"""
 
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 _LINE = re.compile(r"^#([A-Za-z]+)\b\s*(.*)$")
@@ -77,9 +78,21 @@ def _check(
     elif name in ("admit", "reject"):
         if not _ADDRESS.match(argument):
             return f"{name} needs an e-mail address"
+    elif name == "merge":
+        if merge_target(argument) is None:
+            return "merge needs the number of the ticket to merge into (#merge 1042)"
     elif name in ("note", "close"):
         if argument:
             return f"#{name} takes no argument"
     else:
         return "unknown command"
     return None
+
+
+_TICKET = re.compile(r"^\[?#?(\d{1,9})\]?$")
+
+
+def merge_target(argument: str) -> int | None:
+    """``1042``, ``#1042`` or ``[#1042]`` -> 1042."""
+    match = _TICKET.match(argument.strip())
+    return int(match.group(1)) if match else None

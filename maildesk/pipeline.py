@@ -3,7 +3,7 @@
     seen before? -> no sender? -> a bounce? -> who wrote -> a robot's repeats?
     -> which ticket (thread, join) -> held? -> open or update the ticket
     -> the agent's commands -> store the message -> participants
-    -> the agent's answer, or the watchers told -> the new ticket announced
+    -> the agent's answer (then a #merge), or the watchers told -> the new ticket announced
 
 Each stage is a function of tickets/ (or store/) taking the frozen Desk, the
 session of the caller's transaction and records; nothing here commits, and
@@ -28,6 +28,7 @@ from maildesk.store.tickets import store_message
 from maildesk.tickets import agent, holding
 from maildesk.tickets.bounces import store_bounce
 from maildesk.tickets.duplicates import Seen, repeated, seen_before
+from maildesk.tickets.merge import merge
 from maildesk.tickets.opening import announce, open_ticket
 from maildesk.tickets.participants import add_participants
 from maildesk.tickets.replies import update_ticket
@@ -96,6 +97,9 @@ def handle(
             for row in applied.admitted:
                 readmit(desk, session, row, message.from_address, now)
             agent.answer(desk, session, ticket, message, mail, commands, applied.before, now)
+            if applied.merge_into is not None:
+                merge(desk, session, ticket, applied.merge_into, message.from_address, now)
+                ticket = applied.merge_into  # where this mail lives now
     elif opened is None and not verdict.loop_suspect and handled is None:
         desk.mailer.on_customer_reply(session, ticket, message, mail, now)
     if opened is not None:

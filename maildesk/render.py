@@ -220,6 +220,7 @@ def sample_context() -> dict[str, Any]:
             "overdue": "",
         },
         "survey": {"score": 2, "comment": "It took three days."},
+        "merged": {"id": 1043, "token": "[#1043]", "subject": "Printer still on fire"},
         "alert": {
             "why": "20 mails about ticket #1042 this hour already",
             "per_ticket": 20,
@@ -268,7 +269,7 @@ _SAMPLE_LINE = {
 
 # Events added after desks were made: a desk's folder without them uses the shipped ones
 # (render_event's fallback), so an upgrade never leaves a desk unable to send them.
-SHIPPED_EVENTS = ("held", "forged_agent", "loop_alert")
+SHIPPED_EVENTS = ("held", "forged_agent", "loop_alert", "merged")
 REQUIRED_EVENTS = (
     "acknowledgement",
     "notification",

@@ -164,6 +164,8 @@ def _lifecycle(
     policy: Policy,
 ) -> Decision:
     ticket = facts.get(number)
+    if ticket is not None and ticket.id != number:  # merged: the mail goes on in the survivor
+        number, reason = ticket.id, f"{reason}; merged into #{ticket.id}"
     if ticket is None or ticket.status not in ("resolved", "closed"):
         return Decision(number, how, reason)
     if ticket.status == "resolved":

@@ -1,4 +1,4 @@
-"""`maildesk tickets`: list and show tickets, as tables or --json.
+"""`maildesk tickets`: list, show and merge tickets, as tables or --json.
 
 The JSON shapes are a stable interface for scripts; README.md documents them.
 """
@@ -12,9 +12,13 @@ import click
 
 from maildesk.cli import output
 from maildesk.cli.context import Desk, pass_desk
+from maildesk.errors import Problem, UserError
 from maildesk.mail import TICKET_STATUSES
+from maildesk.quarantine import ADMIN
+from maildesk.store.db import transaction
 from maildesk.store.queries import EventRow, MessageRow, TicketRow, list_tickets, ticket_detail
 from maildesk.thread import ticket_token
+from maildesk.tickets.merge import merge_numbers
 
 
 @click.group()
@@ -223,6 +227,31 @@ def _sla_line(t: TicketRow) -> str:
     if t.resolution_due is not None and t.status not in DONE:
         parts.append(f"resolution due {output.timestamp(t.resolution_due)}")
     return " ".join(parts[:1]) + " " + ", ".join(parts[1:])
+
+
+@tickets.command("merge")
+@click.argument("ticket", metavar="ID")
+@click.option("--into", "into", required=True, metavar="ID", help="The ticket it goes on in.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_desk
+def tickets_merge(desk: Desk, ticket: str, into: str, as_json: bool) -> None:
+    """Fold ticket ID into another: its messages, people, tags and SLA go there, mail to
+    either token lands there, and its customer is told once. IDs may be 1042 or [#1042]."""
+    source, target = _ticket_number(ticket), _ticket_number(into)
+    if source is None or target is None:
+        bad = ("ID", ticket) if source is None else ("--into", into)
+        raise UserError([Problem(bad[0], f"{bad[1]!r} is not a ticket number")])
+    intake = desk.pipeline()
+    with transaction(intake.sessions) as session:
+        moved = merge_numbers(intake.desk, session, source, target, ADMIN, intake.clock.now())
+    fmt = desk.settings.helpdesk.token_format
+    if as_json:
+        output.print_json({"ticket": source, "into": target, "messages": moved})
+        return
+    output.say(
+        f"{ticket_token(fmt, source)} merged into {ticket_token(fmt, target)}: "
+        f"{moved} message(s) moved"
+    )
 
 
 def _ticket_number(text: str) -> int | None:

@@ -39,11 +39,16 @@ def follow_status(
     if after in DONE and before not in DONE:
         schedule(session, settings, ticket, now)
     elif after not in DONE and before in DONE:
-        session.execute(
-            update(Survey)
-            .where(Survey.ticket_id == ticket.id, Survey.state == "scheduled")
-            .values(state="cancelled")
-        )
+        cancel_scheduled(session, ticket.id)
+
+
+def cancel_scheduled(session: Session, ticket_id: int) -> None:
+    """A survey not yet sent will not be (the ticket reopened, or was merged away)."""
+    session.execute(
+        update(Survey)
+        .where(Survey.ticket_id == ticket_id, Survey.state == "scheduled")
+        .values(state="cancelled")
+    )
 
 
 def schedule(session: Session, settings: Settings, ticket: Ticket, now: datetime) -> None:

@@ -22,6 +22,7 @@ from maildesk.outbox.writer import Writer
 from maildesk.store import outbox as queue
 from maildesk.store.events import add_event
 from maildesk.store.models import Message, Ticket
+from maildesk.thread import ticket_token
 
 log = logging.getLogger("maildesk.mails")
 
@@ -254,6 +255,36 @@ class Mailer:
             now,
             reply=False,
         )
+
+    def merged_notice(
+        self,
+        session: Session,
+        target: Ticket,
+        source: Ticket,
+        to: list[str],
+        thread: tuple[str | None, tuple[str, ...]],
+        now: datetime,
+    ) -> None:
+        """``source``'s customer: their request goes on as ``target`` (its token in the
+        subject), threaded under their last mail (``thread``: its Message-ID and
+        References)."""
+        wanted = (source.language, target.language, self.settings.helpdesk.default_language, "en")
+        last, refs = thread
+        merged = {
+            "id": source.id,
+            "token": ticket_token(self.settings.helpdesk.token_format, source.id),
+            "subject": source.subject,
+        }
+        letter = Letter(
+            "merged",
+            "merged",
+            tuple(to),
+            wanted,
+            {"merged": merged},
+            in_reply_to=last,
+            references=tuple(r for r in (*refs, last) if r),
+        )
+        self._queue(session, target, None, None, letter, now, reply=False)
 
     def command_error(
         self,

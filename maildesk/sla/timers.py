@@ -197,3 +197,37 @@ def pending(session: Session, ticket_id: int) -> list[SlaTimer]:
             .order_by(SlaTimer.due_at)
         )
     )
+
+
+def merge(session: Session, source: Ticket, target: Ticket, now: datetime) -> None:
+    """Two tickets become one: for each target, the earlier deadline wins, with its
+    reminders; the other clock stops. Nobody is promised a later answer by a merge."""
+    for name in ALL_TARGETS:
+        mine = _running(session, source.id, name)
+        theirs = _running(session, target.id, name)
+        sooner, later = _breach(mine), _breach(theirs)
+        if sooner is not None and (later is None or sooner < later):
+            for timer in theirs:
+                timer.state, timer.done_at, timer.paused_at = "cancelled", now, None
+            for timer in mine:
+                timer.ticket_id = target.id
+            setattr(target, f"{name}_due", getattr(source, f"{name}_due") or sooner)
+        else:
+            for timer in mine:
+                timer.state, timer.done_at, timer.paused_at = "cancelled", now, None
+
+
+def _running(session: Session, ticket_id: int, target: str) -> list[SlaTimer]:
+    return list(
+        session.scalars(
+            select(SlaTimer).where(
+                SlaTimer.ticket_id == ticket_id,
+                SlaTimer.target == target,
+                SlaTimer.state.in_(("pending", "paused")),
+            )
+        )
+    )
+
+
+def _breach(timers: Sequence[SlaTimer]) -> datetime | None:
+    return min((t.due_at for t in timers if t.kind == "breach"), default=None)

@@ -8,12 +8,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from maildesk.mail import Address, ParsedMail
 from maildesk.store.events import insert_now
-from maildesk.store.models import Attachment, Customer, Message, Participant, Ticket
+from maildesk.store.models import (
+    Attachment,
+    Customer,
+    Event,
+    Message,
+    OutboxMessage,
+    Participant,
+    QuarantinedMessage,
+    Ticket,
+)
 
 
 def load_tickets(session: Session, numbers: Iterable[int]) -> dict[int, Ticket]:
@@ -144,3 +153,29 @@ def messages_newest_first(session: Session, ticket_id: int, direction: str) -> I
         .where(Message.ticket_id == ticket_id, Message.direction == direction)
         .order_by(Message.id.desc())
     )
+
+
+def move_ticket_rows(session: Session, source_id: int, target_id: int) -> int:
+    """Everything that hangs off ``source_id`` now hangs off ``target_id`` (a merge):
+    messages, events, sent and held mail, and the participants the target lacks.
+    Returns how many messages moved."""
+    session.flush()  # rows of this transaction first, so that every one moves
+    rows = session.connection()
+    moved = rows.execute(
+        update(Message).where(Message.ticket_id == source_id).values(ticket_id=target_id)
+    ).rowcount
+    for model in (Event, OutboxMessage, QuarantinedMessage):
+        rows.execute(update(model).where(model.ticket_id == source_id).values(ticket_id=target_id))
+    have = set(joined(session, target_id, ("requester", "cc", "agent")))
+    for row_id, address in rows.execute(
+        select(Participant.id, Participant.address).where(Participant.ticket_id == source_id)
+    ).all():
+        if address in have:
+            rows.execute(delete(Participant).where(Participant.id == row_id))
+        else:
+            have.add(address)
+            rows.execute(
+                update(Participant).where(Participant.id == row_id).values(ticket_id=target_id)
+            )
+    session.expire_all()  # the ORM's copies of moved rows are stale now
+    return int(moved or 0)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from maildesk.commands import HELP, parse_commands
+from maildesk.commands import HELP, merge_target, parse_commands
 from maildesk.desk import Desk
 from maildesk.feedback import surveys
 from maildesk.mail import (
@@ -29,16 +29,19 @@ from maildesk.store.models import (
 )
 from maildesk.tickets import holding
 from maildesk.tickets.commands import apply_commands
+from maildesk.tickets.merge import merge_problem
 from maildesk.tickets.participants import customer_addresses, last_customer_message
 from maildesk.tickets.replies import lift_quiet
 
 
 @dataclass(frozen=True)
 class Applied:
-    """An agent's commands applied: the status before them, the held mail they admit."""
+    """An agent's commands applied: the status before them, the held mail they admit,
+    the ticket this one is to be merged into (after the answer)."""
 
     before: str
     admitted: tuple[QuarantinedMessage, ...] = ()
+    merge_into: Ticket | None = None
 
 
 def apply(
@@ -53,16 +56,17 @@ def apply(
     """The commands changed the ticket; None when one was wrong (the agent is told why,
     nothing is relayed). ``#admit``'s held mail is for the pipeline to store."""
     agent = message.from_address
-    if commands.problems:
+    problems = commands.problems or _problems(desk, session, ticket, commands)
+    if problems:
         add_event(
             session,
             ticket.id,
             agent,
             "commands_rejected",
-            {"problems": list(commands.problems)},
+            {"problems": list(problems)},
             now,
         )
-        desk.mailer.command_error(session, ticket, message, mail, commands.problems, HELP, now)
+        desk.mailer.command_error(session, ticket, message, mail, problems, HELP, now)
         return None
     before = ticket.status
     apply_commands(session, ticket, commands, agent, now)
@@ -72,7 +76,21 @@ def apply(
             admitted += holding.admit_address(session, ticket, command.argument, agent, now)
         elif command.name == "reject":
             holding.reject_address(session, ticket, command.argument, agent, now)
-    return Applied(before, tuple(admitted))
+    target = next((merge_target(c.argument) for c in commands.commands if c.name == "merge"), None)
+    into = session.get(Ticket, target) if target is not None else None
+    return Applied(before, tuple(admitted), into)
+
+
+def _problems(desk: Desk, session: Session, ticket: Ticket, commands: Commands) -> tuple[str, ...]:
+    """What only the database can refuse: a merge into a ticket that cannot take it."""
+    found = []
+    for command in commands.commands:
+        number = merge_target(command.argument) if command.name == "merge" else None
+        if number is not None:
+            why = merge_problem(session, ticket, number, desk.policy.token_format)
+            if why is not None:
+                found.append(f"#merge {command.argument}: {why}")
+    return tuple(found)
 
 
 def answer(

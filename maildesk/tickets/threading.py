@@ -18,6 +18,7 @@ from maildesk.store.lookups import reference_hits, ticket_facts
 from maildesk.store.models import Ticket
 from maildesk.store.tickets import load_tickets
 from maildesk.thread import decide, find_token, plus_ticket, referenced_ids
+from maildesk.tickets.merge import surviving
 from maildesk.trust.join import admit
 
 
@@ -63,7 +64,12 @@ def find_ticket(
     if plus is not None:
         candidates.add(plus)
     known = load_tickets(session, candidates)
-    facts = ticket_facts(session, known)
+    merged = {n: surviving(session, n) for n, t in known.items() if t.merged_into is not None}
+    known.update({t.id: t for t in merged.values() if t is not None})
+    facts = ticket_facts(session, {n: t for n, t in known.items() if n not in merged})
+    for number, survivor in merged.items():
+        if survivor is not None and survivor.id in facts:
+            facts[number] = facts[survivor.id]  # its token and Message-IDs mean the survivor
     decision = decide(mail, desk.policy, hits, facts, now)
     return Threaded(admit(decision, sender, facts, desk.join), known)
 

@@ -81,6 +81,8 @@ class Ticket(Base):
     # Why no automatic mail (status notice, survey) may go to the requester: the mail
     # that opened it failed authentication or was spam. Lifted by an agent's answer.
     quiet: Mapped[str | None] = mapped_column(Text)
+    # Folded into another ticket (#merge): mail to this one's token lands there.
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
 
     requester: Mapped[Customer | None] = relationship()
     messages: Mapped[list[Message]] = relationship(

@@ -1,0 +1,34 @@
+"""merge: a ticket folded into another remembers which
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-03 14:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("merged_into", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_tickets_merged_into_tickets"),
+            "tickets",
+            ["merged_into"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_tickets_merged_into_tickets"), type_="foreignkey")
+        batch_op.drop_column("merged_into")
