@@ -1,7 +1,8 @@
 """The one place that knows the stage order, after parsing and the guards.
 
     seen before? -> no sender? -> a bounce? -> who wrote -> a robot's repeats?
-    -> which ticket (thread, join) -> held? -> open or update the ticket
+    -> which ticket (thread, join) -> a status request? -> held?
+    -> open or update the ticket
     -> the agent's commands -> store the message -> participants
     -> the agent's answer (then a #merge), or the watchers told -> the new ticket announced
 
@@ -32,6 +33,7 @@ from maildesk.tickets.merge import merge
 from maildesk.tickets.opening import announce, open_ticket
 from maildesk.tickets.participants import add_participants
 from maildesk.tickets.replies import update_ticket
+from maildesk.tickets.status import answer_status, is_status_request
 from maildesk.tickets.threading import find_ticket, sender_of, ticket_of
 from maildesk.visible import text_hash, visible_text
 
@@ -72,6 +74,10 @@ def handle(
         verdict = replace(verdict, reasons=(*verdict.reasons, repeat[0]), loop=True)
     threaded = find_ticket(desk, session, mail, sender, now, forced)
     decision = threaded.decision
+    words = desk.settings.self_service.status_words
+    asks = decision.ticket_id is None and forced is None and not decision.hold
+    if asks and not sender.agent and is_status_request(mail, visible, words):
+        return answer_status(desk, session, mail, verdict, visible, source, now)
     if decision.hold:
         return holding.hold(desk, session, mail, verdict, decision, source, now, threaded.known)
     opened = handled = None

@@ -221,6 +221,15 @@ def sample_context() -> dict[str, Any]:
         },
         "survey": {"score": 2, "comment": "It took three days."},
         "merged": {"id": 1043, "token": "[#1043]", "subject": "Printer still on fire"},
+        "tickets": [
+            {
+                "token": "[#1042]",
+                "subject": "Printer on fire",
+                "status": "open",
+                "tier": "L1",
+                "due": "Mon 23 Nov 2026 11:00 CET",
+            }
+        ],
         "alert": {
             "why": "20 mails about ticket #1042 this hour already",
             "per_ticket": 20,
@@ -269,7 +278,7 @@ _SAMPLE_LINE = {
 
 # Events added after desks were made: a desk's folder without them uses the shipped ones
 # (render_event's fallback), so an upgrade never leaves a desk unable to send them.
-SHIPPED_EVENTS = ("held", "forged_agent", "loop_alert", "merged")
+SHIPPED_EVENTS = ("held", "forged_agent", "loop_alert", "merged", "status_list")
 REQUIRED_EVENTS = (
     "acknowledgement",
     "notification",

@@ -89,3 +89,20 @@ def test_relative_and_type_only_imports_count(tmp_path: Path) -> None:
     assert [str(a) for a in imports.up_arrows(edges)] == [
         "maildesk.tickets.holding -> maildesk.intake"
     ]
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in tests/support: a test module is never another's library."""
+    import ast
+
+    tests = Path(__file__).resolve().parent
+    found = []
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                last = node.module.rsplit(".", 1)[-1]
+                if node.module.startswith("tests.") and (
+                    last.startswith("test_") or last == "conftest"
+                ):
+                    found.append(f"{path.relative_to(tests)}: {node.module}")
+    assert found == []

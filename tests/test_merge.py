@@ -6,66 +6,23 @@ test runs the whole way through Dovecot and `maildesk run --once`.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import shutil
 from datetime import timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 
-from maildesk.clock import FixedClock
-from maildesk.intake import Intake
-from maildesk.outbox.sender import Sender
 from maildesk.starter import starter_dir
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Event, Message, OutboxMessage, Participant, SlaTimer, Ticket
 from tests.support.desks import Run
 from tests.support.dovecot import Account, Dovecot
-from tests.support.mailout import settings_for
 from tests.support.pipeline import T0, mail
 from tests.support.processes import maildesk
+from tests.support.sinkdesk import Desk, agent, parsed
 from tests.support.smtpsink import Sink
 from tests.support.sources import append
-
-
-def agent(n: int, commands: str, msgid: str, text: str = "") -> bytes:
-    """Bob's reply on ticket n: commands on top, then his text, then the quote."""
-    return (
-        f"From: Bob Agent <bob@example.com>\r\nTo: support@example.com\r\n"
-        f"Subject: Re: [#{n}] New ticket\r\nMessage-ID: {msgid}\r\n\r\n"
-        f"{commands}{text}\r\n\r\n> the customer's mail\r\n"
-    ).encode()
-
-
-def parsed(raw: bytes) -> EmailMessage:
-    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
-
-
-class Desk:
-    def __init__(self, engine: Engine, db_url: str, tmp_path: Path, sink: Sink) -> None:
-        smtp = {"host": "127.0.0.1", "port": sink.port, "security": "none"}
-        settings = settings_for(tmp_path, db_url, smtp)
-        tier = settings.tiers[0].model_copy(update={"agents": ("bob@example.com",)})
-        policy = settings.sla_policies[0].model_copy(update={"resolution": "8h"})
-        settings = settings.model_copy(update={"tiers": (tier,), "sla_policies": (policy,)})
-        self.clock = FixedClock(T0)
-        self.sessions = session_factory(engine)
-        self.intake = Intake(settings, self.sessions, self.clock)
-        self.sender = Sender(settings, self.sessions, self.clock)
-        self.sink = sink
-
-    def send(self, raw: bytes) -> int:
-        outcome = self.intake.ingest(raw, "test")
-        assert outcome.ticket_id is not None, outcome
-        self.sender.deliver_due()
-        return outcome.ticket_id
-
-    def to(self, address: str, kind: str = "") -> list[EmailMessage]:
-        found = [parsed(m.data) for m in self.sink.messages if address in m.rcpt_tos]
-        return [m for m in found if kind in str(m["Subject"])]
 
 
 @pytest.fixture

@@ -267,6 +267,16 @@ class SelfService(Section):
     )
     # Longer replies are real follow-ups, not a thumbs-up.
     max_words: Annotated[int, Field(ge=1, le=200)] = 30
+    # A new mail whose subject or first line is one of these asks for the sender's open
+    # tickets: it gets the list, not a ticket.
+    status_words: Annotated[
+        tuple[Annotated[str, Field(min_length=1)], ...], Field(strict=False)
+    ] = (
+        "status",
+        "статус",
+    )
+    # Status lists to one address per hour at most (a robot asking again and again).
+    status_per_hour: Annotated[int, Field(ge=1, le=100)] = 3
 
 
 class Survey(Section):

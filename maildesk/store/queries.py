@@ -193,3 +193,19 @@ def opened_since(session: Session, start: datetime) -> list[Ticket]:
     """Tickets created at or after ``start``, oldest first (the SLA report's sample)."""
     query = select(Ticket).where(Ticket.created_at >= start).order_by(Ticket.id)
     return list(session.scalars(query))
+
+
+def open_tickets_of(session: Session, address: str) -> list[Ticket]:
+    """The open tickets (new, open, pending) this address asked for, oldest first."""
+    query = (
+        select(Ticket)
+        .join(Customer, Ticket.requester_id == Customer.id)
+        .where(
+            Customer.address == address.lower(),
+            Ticket.status.in_(("new", "open", "pending")),
+            Ticket.merged_into.is_(None),
+        )
+        .order_by(Ticket.id)
+        .options(selectinload(Ticket.requester))
+    )
+    return list(session.scalars(query))

@@ -18,7 +18,7 @@ DIRECTIONS = ("in", "out")
 MESSAGE_KINDS = ("mail", "auto", "bounce")
 OUTBOX_STATES = ("pending", "sent", "failed")
 QUARANTINE_STATES = ("held", "released", "deleted", "rejected")
-QUARANTINE_KINDS = ("quarantined", "held")
+QUARANTINE_KINDS = ("quarantined", "held", "status")  # status: a handled status request
 
 # Named constraints, so that migrations can address them on every database.
 NAMING = {

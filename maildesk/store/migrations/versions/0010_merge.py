@@ -1,4 +1,5 @@
-"""merge: a ticket folded into another remembers which
+"""merge and status requests: a ticket folded into another remembers which; a
+customer's "status" mail is kept in the quarantine table as handled (kind status)
 
 Revision ID: 0010
 Revises: 0009
@@ -26,9 +27,19 @@ def upgrade() -> None:
             ["id"],
             ondelete="SET NULL",
         )
+    with op.batch_alter_table("quarantine", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_quarantine_kind"), type_="check")
+        batch_op.create_check_constraint(
+            op.f("ck_quarantine_kind"), "kind IN ('quarantined', 'held', 'status')"
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("quarantine", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_quarantine_kind"), type_="check")
+        batch_op.create_check_constraint(
+            op.f("ck_quarantine_kind"), "kind IN ('quarantined', 'held')"
+        )
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_tickets_merged_into_tickets"), type_="foreignkey")
         batch_op.drop_column("merged_into")
