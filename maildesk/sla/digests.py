@@ -130,7 +130,11 @@ class Digests:
         window = parse_duration(self.settings.sla.at_risk_within) or timedelta(days=1)
         cal = self.calendar()
         fmt = self.settings.helpdesk.token_format
-        lines = {t.id: notices.ticket_line(t, next_due.get(t.id), now, fmt, cal) for t in tickets}
+        language = self.settings.helpdesk.default_language or "en"
+        lines = {
+            t.id: notices.ticket_line(t, next_due.get(t.id), now, fmt, cal, language)
+            for t in tickets
+        }
         return notices.Digest(
             tier=tier,
             day=day,

@@ -26,6 +26,12 @@ TARGET_NAMES = {
     "next_response": "next response",
     "resolution": "resolution",
 }
+# The agents' language, when the desk's default is Russian.
+TARGET_NAMES_RU = {
+    "first_response": "первый ответ",
+    "next_response": "следующий ответ",
+    "resolution": "решение",
+}
 
 
 @dataclass(frozen=True)
@@ -39,8 +45,12 @@ class Digest:
     breached: list[dict[str, Any]]
 
 
-def local_time(moment: datetime, calendar: BusinessCalendar) -> str:
-    return moment.astimezone(calendar.zone).strftime("%a %d %b %Y %H:%M %Z")
+def local_time(moment: datetime, calendar: BusinessCalendar, language: str = "en") -> str:
+    """A moment in the calendar's zone; English names of days and months only in English."""
+    local = moment.astimezone(calendar.zone)
+    if language == "ru":
+        return local.strftime("%d.%m.%Y %H:%M %Z")
+    return local.strftime("%a %d %b %Y %H:%M %Z")
 
 
 def last_customer_message(session: Session, ticket: Ticket) -> Message | None:
@@ -53,17 +63,24 @@ def last_customer_message(session: Session, ticket: Ticket) -> Message | None:
 
 
 def timer_values(
-    target: str, kind: str, fraction: float, due: datetime, now: datetime, cal: BusinessCalendar
+    target: str,
+    kind: str,
+    fraction: float,
+    due: datetime,
+    now: datetime,
+    cal: BusinessCalendar,
+    language: str = "en",
 ) -> dict[str, Any]:
-    """The ``timer`` template variable."""
+    """The ``timer`` template variable, its words in the agents' ``language``."""
+    names = TARGET_NAMES_RU if language == "ru" else TARGET_NAMES
     return {
         "target": target,
-        "target_name": TARGET_NAMES.get(target, target),
+        "target_name": names.get(target, target),
         "kind": kind,
         "percent": round(fraction * 100),
-        "due": local_time(due, cal),
-        "left": humanize(due - now, "en") if due > now else "",
-        "overdue": humanize(now - due, "en") if now > due else "",
+        "due": local_time(due, cal, language),
+        "left": humanize(due - now, language) if due > now else "",
+        "overdue": humanize(now - due, language) if now > due else "",
     }
 
 
@@ -110,7 +127,12 @@ def _send(
 
 
 def ticket_line(
-    ticket: Ticket, due: datetime | None, now: datetime, token_format: str, cal: BusinessCalendar
+    ticket: Ticket,
+    due: datetime | None,
+    now: datetime,
+    token_format: str,
+    cal: BusinessCalendar,
+    language: str = "en",
 ) -> dict[str, Any]:
     """A ticket as one line of the digest."""
     return {
@@ -120,9 +142,9 @@ def ticket_line(
         "status": ticket.status,
         "priority": ticket.priority,
         "assignee": ticket.assignee,
-        "age": humanize(now - ticket.created_at, "en"),
-        "due": local_time(due, cal) if due else "",
-        "overdue": humanize(now - due, "en") if due and now > due else "",
+        "age": humanize(now - ticket.created_at, language),
+        "due": local_time(due, cal, language) if due else "",
+        "overdue": humanize(now - due, language) if due and now > due else "",
     }
 
 

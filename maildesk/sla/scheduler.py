@@ -184,8 +184,9 @@ class SlaScheduler:
 
     def _remind(self, session: Session, ticket: Ticket, timer: SlaTimer, now: datetime) -> Fired:
         cal = self.calendar()
+        due = self._deadline(ticket, timer)
         values = notices.timer_values(
-            timer.target, "reminder", timer.fraction, self._deadline(ticket, timer), now, cal
+            timer.target, "reminder", timer.fraction, due, now, cal, self._language
         )
         to = self._watchers(ticket)
         if to:
@@ -266,7 +267,7 @@ class SlaScheduler:
         to = list(dict.fromkeys(to)) or self._watchers(ticket)
         first = timers[0]
         values = notices.timer_values(
-            first.target, "breach", 1.0, first.due_at, now, self.calendar()
+            first.target, "breach", 1.0, first.due_at, now, self.calendar(), self._language
         )
         if to:
             notices.send_breach(self.mailer, session, ticket, to, values, escalation, now)
@@ -283,6 +284,11 @@ class SlaScheduler:
             tuple(to),
             detail,
         )
+
+    @property
+    def _language(self) -> str:
+        """The agents' language: the desk's default."""
+        return self.settings.helpdesk.default_language or "en"
 
     def _token(self, ticket: Ticket) -> str:
         return ticket_token(self.settings.helpdesk.token_format, ticket.id)
