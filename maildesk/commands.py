@@ -21,10 +21,13 @@ HELP = """Commands (one per line, at the top of your reply):
   #close     (the same as #status closed)
   #admit ADDRESS   (ADDRESS joins the ticket; its held mail goes in)
   #reject ADDRESS  (ADDRESS's held mail stays out of the ticket)
-  #merge NUMBER    (this ticket is folded into ticket NUMBER; its customer is told)"""
+  #merge NUMBER    (this ticket is folded into ticket NUMBER; its customer is told)
+  #problem [NUMBER...]  (this ticket is a known problem; those tickets its incidents)
+  #link NUMBER     (this ticket is an incident of problem NUMBER; also #incident-of)
+  #broadcast       (your answer on a problem also goes to every incident's customers)"""
 
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
-_LINE = re.compile(r"^#([A-Za-z]+)\b\s*(.*)$")
+_LINE = re.compile(r"^#([A-Za-z][A-Za-z-]*[A-Za-z]|[A-Za-z])(?![\w-])\s*(.*)$")
 
 
 def parse_commands(
@@ -81,7 +84,13 @@ def _check(
     elif name == "merge":
         if merge_target(argument) is None:
             return "merge needs the number of the ticket to merge into (#merge 1042)"
-    elif name in ("note", "close"):
+    elif name == "problem":
+        if argument and not _numbers(argument):
+            return "problem takes ticket numbers, or nothing (#problem 1043 1044)"
+    elif name in ("link", "incident-of"):
+        if merge_target(argument) is None:
+            return f"{name} needs the number of the problem ticket (#{name} 1042)"
+    elif name in ("note", "close", "broadcast"):
         if argument:
             return f"#{name} takes no argument"
     else:
@@ -96,3 +105,8 @@ def merge_target(argument: str) -> int | None:
     """``1042``, ``#1042`` or ``[#1042]`` -> 1042."""
     match = _TICKET.match(argument.strip())
     return int(match.group(1)) if match else None
+
+
+def _numbers(argument: str) -> bool:
+    words = argument.replace(",", " ").split()
+    return bool(words) and all(merge_target(w) is not None for w in words)

@@ -221,6 +221,14 @@ def sample_context() -> dict[str, Any]:
         },
         "survey": {"score": 2, "comment": "It took three days."},
         "merged": {"id": 1043, "token": "[#1043]", "subject": "Printer still on fire"},
+        "problem": {
+            "id": 1040,
+            "token": "[#1040]",
+            "subject": "Printers on floor 3 down",
+            "tickets": [{"token": "[#1042]", "subject": "Printer on fire", "status": "new"}],
+            "within": "1h",
+            "command": "#problem 1043 1044",
+        },
         "tickets": [
             {
                 "token": "[#1042]",
@@ -278,7 +286,15 @@ _SAMPLE_LINE = {
 
 # Events added after desks were made: a desk's folder without them uses the shipped ones
 # (render_event's fallback), so an upgrade never leaves a desk unable to send them.
-SHIPPED_EVENTS = ("held", "forged_agent", "loop_alert", "merged", "status_list")
+SHIPPED_EVENTS = (
+    "held",
+    "forged_agent",
+    "loop_alert",
+    "merged",
+    "status_list",
+    "incident_resolved",
+    "problem_alert",
+)
 REQUIRED_EVENTS = (
     "acknowledgement",
     "notification",

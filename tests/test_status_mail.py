@@ -81,12 +81,26 @@ def test_the_same_status_mail_twice_is_answered_once(desk: Desk) -> None:
         ("Question", "Status\n\nthanks", True),
         ("Status of my order 1234", "Where is it?", False),
         ("Printer", "What is the status of my printer?", False),
+        ("Status", " ".join(["word"] * 25), False),  # a report titled "status"
     ],
 )
 def test_which_mail_asks_for_the_status(desk: Desk, subject: str, body: str, asks: bool) -> None:
     outcome = desk.intake.ingest(status(subject, body or "x"), "test")
     assert (outcome.status == "status") is asks
     assert (tickets(desk) == 0) is asks
+
+
+def test_a_status_mail_with_a_file_is_a_report(desk: Desk) -> None:
+    """The test corpus holds a "статус" mail with a file attached: a report, not a question."""
+    raw = (
+        "From: Alice <alice@example.org>\r\nTo: support@example.com\r\nSubject: status\r\n"
+        "Message-ID: <r1@example.org>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nSee the file.\r\n"
+        "--b\r\nContent-Type: application/pdf\r\n"
+        'Content-Disposition: attachment; filename="week.pdf"\r\n\r\n%PDF-1.4\r\n--b--\r\n'
+    ).encode()
+    assert desk.intake.ingest(raw, "test").status == "stored"
 
 
 def test_russian_gets_the_russian_list(desk: Desk) -> None:

@@ -289,6 +289,15 @@ class Survey(Section):
     notify_at_or_below: Annotated[int, Field(ge=0, le=5)] = 2
 
 
+class Problems(Section):
+    """Known problems: many tickets about one thing in a short time alert the tier lead."""
+
+    # This many new tickets with the same subject words within ``within`` propose a
+    # problem ticket to the lead, once; 0 turns the alert off.
+    alert_after: Annotated[int, Field(ge=0, le=10_000)] = 5
+    within: str = "1h"
+
+
 class Tier(Section):
     name: Annotated[str, Field(min_length=1)]
     description: str = ""
@@ -316,6 +325,7 @@ class Settings(Section):
     sla: Sla = Field(default_factory=Sla)
     self_service: SelfService = Field(default_factory=SelfService)
     survey: Survey = Field(default_factory=Survey)
+    problems: Problems = Field(default_factory=Problems)
     # Where the settings came from: set by the loader, never a TOML key.
     _source: Path = PrivateAttr(default=Path("maildesk.toml"))
 

@@ -302,6 +302,11 @@ def _sla(settings: Settings) -> Iterator[str]:
         yield (
             f'sla.at_risk_within: expected a duration like "4h" or "1d", got "{sla.at_risk_within}"'
         )
+    if parse_duration(settings.problems.within) is None:
+        yield (
+            f'problems.within: expected a duration like "30m" or "1h", '
+            f'got "{settings.problems.within}"'
+        )
 
 
 def parse_clock_time(text: str) -> time | None:

@@ -64,3 +64,10 @@ def stem(word: str) -> str:
         return word
     stemmer = _RU if CYRILLIC.search(word) else _EN
     return str(stemmer.stemWord(word))
+
+
+def problem_key(subject: str) -> str | None:
+    """A subject's stemmed words, sorted, without numbers: "Printer not printing" and
+    "printers not printing!" share one key (frequent problems, the problem alert)."""
+    stems = sorted({stem(w) for w in words(subject) if not w.isdigit()})
+    return " ".join(stems)[:200] or None

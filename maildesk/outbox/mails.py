@@ -286,6 +286,21 @@ class Mailer:
         )
         self._queue(session, target, None, None, letter, now, reply=False)
 
+    def incident_resolved(
+        self, session: Session, incident: Ticket, problem: Ticket, to: list[str], now: datetime
+    ) -> None:
+        """The problem behind the customer's request is solved, and so is their request."""
+        wanted = (incident.language, self.settings.helpdesk.default_language, "en")
+        values = {
+            "problem": {
+                "id": problem.id,
+                "token": ticket_token(self.settings.helpdesk.token_format, problem.id),
+                "subject": problem.subject,
+            }
+        }
+        letter = Letter("incident_resolved", "status", tuple(to), wanted, values)
+        self._queue(session, incident, None, None, letter, now, reply=False)
+
     def command_error(
         self,
         session: Session,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
-from maildesk.kb.terms import stem, words
+from maildesk.kb.terms import problem_key
 from maildesk.sla import report as sla_report
 from maildesk.sla.calendar import BusinessCalendar
 from maildesk.sla.timers import clock_for
@@ -207,9 +207,9 @@ def _self_service(tickets: list[Ticket], zone: Any) -> dict[str, Any]:
 def _frequent_subjects(tickets: list[Ticket]) -> list[dict[str, Any]]:
     """Subjects grouped by their stemmed words, so "Printer not printing" and "printers
     not printing!" are one problem; shown by their most common wording."""
-    groups: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
     for t in tickets:
-        key = tuple(sorted({stem(w) for w in words(t.subject) if not w.isdigit()}))
+        key = problem_key(t.subject)
         if key:
             groups[key][t.subject.strip()] += 1
     ranked = sorted(groups.values(), key=lambda c: (-sum(c.values()), c.most_common(1)[0][0]))

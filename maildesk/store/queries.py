@@ -209,3 +209,29 @@ def open_tickets_of(session: Session, address: str) -> list[Ticket]:
         .options(selectinload(Ticket.requester))
     )
     return list(session.scalars(query))
+
+
+def incidents_of(session: Session, problem_id: int) -> list[Ticket]:
+    """The tickets linked to a problem, oldest first."""
+    query = (
+        select(Ticket)
+        .where(Ticket.incident_of == problem_id)
+        .order_by(Ticket.id)
+        .options(selectinload(Ticket.requester))
+    )
+    return list(session.scalars(query))
+
+
+def same_problem_since(session: Session, key: str, since: datetime) -> list[Ticket]:
+    """Tickets opened since a moment whose subjects share a problem key, oldest first
+    (ix_tickets_problem_key_created_at)."""
+    query = (
+        select(Ticket)
+        .where(
+            Ticket.problem_key == key,
+            Ticket.created_at >= since,
+            Ticket.merged_into.is_(None),
+        )
+        .order_by(Ticket.id)
+    )
+    return list(session.scalars(query))

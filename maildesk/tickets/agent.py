@@ -27,7 +27,8 @@ from maildesk.store.models import (
     QuarantinedMessage,
     Ticket,
 )
-from maildesk.tickets import holding
+from maildesk.thread import ticket_token
+from maildesk.tickets import holding, problems
 from maildesk.tickets.commands import apply_commands
 from maildesk.tickets.merge import merge_problem
 from maildesk.tickets.participants import customer_addresses, last_customer_message
@@ -56,23 +57,33 @@ def apply(
     """The commands changed the ticket; None when one was wrong (the agent is told why,
     nothing is relayed). ``#admit``'s held mail is for the pipeline to store."""
     agent = message.from_address
-    problems = commands.problems or _problems(desk, session, ticket, commands)
-    if problems:
+    wrong = commands.problems or _problems(desk, session, ticket, commands)
+    if wrong:
         add_event(
             session,
             ticket.id,
             agent,
             "commands_rejected",
-            {"problems": list(problems)},
+            {"problems": list(wrong)},
             now,
         )
-        desk.mailer.command_error(session, ticket, message, mail, problems, HELP, now)
+        desk.mailer.command_error(session, ticket, message, mail, wrong, HELP, now)
         return None
     before = ticket.status
     apply_commands(session, ticket, commands, agent, now)
     admitted: list[QuarantinedMessage] = []
     for command in commands.commands:
-        if command.name == "admit":
+        if command.name == "problem":
+            problems.mark_problem(session, ticket, agent, now)
+            for number in problems.numbers(command.argument) or ():
+                incident = session.get(Ticket, number)
+                assert incident is not None  # checked in _problems
+                problems.link(session, incident, ticket, agent, now)
+        elif command.name in problems.LINKS:
+            problem = session.get(Ticket, merge_target(command.argument))
+            assert problem is not None  # checked in _problems
+            problems.link(session, ticket, problem, agent, now)
+        elif command.name == "admit":
             admitted += holding.admit_address(session, ticket, command.argument, agent, now)
         elif command.name == "reject":
             holding.reject_address(session, ticket, command.argument, agent, now)
@@ -82,14 +93,32 @@ def apply(
 
 
 def _problems(desk: Desk, session: Session, ticket: Ticket, commands: Commands) -> tuple[str, ...]:
-    """What only the database can refuse: a merge into a ticket that cannot take it."""
+    """What only the database can refuse: a merge or a link to a ticket that cannot take
+    it, a broadcast from a ticket that is no problem."""
+    fmt = desk.policy.token_format
     found = []
+    problem = ticket.problem or any(c.name == "problem" for c in commands.commands)
     for command in commands.commands:
-        number = merge_target(command.argument) if command.name == "merge" else None
-        if number is not None:
-            why = merge_problem(session, ticket, number, desk.policy.token_format)
-            if why is not None:
-                found.append(f"#merge {command.argument}: {why}")
+        line = f"#{command.name} {command.argument}".strip()
+        if command.name == "merge":
+            why = merge_problem(session, ticket, merge_target(command.argument) or 0, fmt)
+            found += [f"{line}: {why}"] if why else []
+        elif command.name in problems.LINKS:
+            why = problems.link_problem(session, ticket, merge_target(command.argument) or 0, fmt)
+            found += [f"{line}: {why}"] if why else []
+        elif command.name == "problem":
+            for number in problems.numbers(command.argument) or ():
+                other = session.get(Ticket, number)
+                why = (
+                    problems.link_problem(session, other, ticket.id, fmt)
+                    if other is not None
+                    else f"there is no ticket {ticket_token(fmt, number)}"
+                )
+                found += [f"{line}: {ticket_token(fmt, number)}: {why}"] if why else []
+        elif command.name == "broadcast" and not problem:
+            found.append(f"{line}: this ticket is no known problem (#problem first)")
+        elif command.name == "broadcast" and not commands.text.strip():
+            found.append(f"{line}: there is no text to send")
     return tuple(found)
 
 
@@ -128,10 +157,14 @@ def answer(
         )
         if ticket.status in ("new", "pending") and before == ticket.status:
             ticket.status = "open"
+    if any(c.name == "broadcast" for c in commands.commands) and commands.text.strip():
+        problems.broadcast(desk, session, ticket, message, mail, commands.text, now)
     done = ticket.status != before and ticket.status in DONE
     if done and customers and not ticket.quiet:
         desk.mailer.status_notice(session, ticket, message, mail, customers, now)
     _follow(desk, session, ticket, before, now)
+    if ticket.problem and problems.done(before, ticket):
+        problems.resolve_incidents(desk, session, ticket, agent, now)
 
 
 def _follow(desk: Desk, session: Session, ticket: Ticket, before: str, now: datetime) -> None:

@@ -11,6 +11,7 @@ from typing import NamedTuple
 from sqlalchemy.orm import Session
 
 from maildesk.desk import Desk
+from maildesk.kb.terms import problem_key
 from maildesk.language import detect_language
 from maildesk.mail import (
     Decision,
@@ -28,6 +29,7 @@ from maildesk.store.models import (
 )
 from maildesk.store.tickets import customer_for
 from maildesk.thread import clean_subject
+from maildesk.tickets import problems
 
 
 class Opened(NamedTuple):
@@ -62,6 +64,7 @@ def open_ticket(
     sla_policy = route.sla_policy or desk.settings.sla.by_priority.get(priority)  # type: ignore[call-overload]
     ticket = Ticket(
         subject=subject,
+        problem_key=problem_key(subject),
         status="new",
         priority=priority,
         tier=route.tier,
@@ -80,6 +83,7 @@ def open_ticket(
     )
     session.add(ticket)
     session.flush()
+    problems.watch(desk, session, ticket, now)
     add_event(
         session,
         ticket.id,

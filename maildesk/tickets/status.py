@@ -1,7 +1,8 @@
 """Status by mail: a customer writes "status" (or "статус") and gets their open tickets.
 
 A new mail (no token, no reference) whose subject or first line is one of
-``[self_service] status_words`` is answered with a list of the sender's own
+``[self_service] status_words``, with no attachment and little other text,
+is answered with a list of the sender's own
 open tickets (state, tier, the next deadline) instead of opening a ticket.
 The list goes only to the sender's address, and only when we believe it:
 never to a suspicious sender (a failed From, spam) or a robot, and when the
@@ -36,12 +37,23 @@ def _bare(text: str) -> str:
     return _WORDS.sub(" ", text).strip().casefold()
 
 
+MAX_WORDS = 20  # more than a greeting and a name: a real message that says "status"
+
+
 def is_status_request(mail: ParsedMail, visible: str, words: tuple[str, ...]) -> bool:
-    """The subject, or the first line of the new text, is a status word and nothing else."""
+    """The subject, or the first line of the new text, is a status word and nothing
+    else, and the mail says little more and attaches nothing: "статус" over a report
+    with a file attached (there is one in the test corpus) is a report, not a question."""
+    if any(not part.inline for part in mail.parts):
+        return False
     wanted = {_bare(w) for w in words}
-    first = next((line for line in visible.splitlines() if line.strip()), "")
+    lines = [line for line in visible.splitlines() if line.strip()]
+    first = lines[0] if lines else ""
     subject = _bare(clean_subject(mail.subject))
-    return subject in wanted or _bare(first) in wanted
+    if subject not in wanted and _bare(first) not in wanted:
+        return False
+    rest = lines[1:] if _bare(first) in wanted else lines
+    return sum(len(_bare(line).split()) for line in rest) <= MAX_WORDS
 
 
 def why_not(desk: Desk, verdict: Verdict) -> str | None:

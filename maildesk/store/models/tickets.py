@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -48,6 +49,8 @@ class Ticket(Base):
         CheckConstraint(_in("priority", PRIORITIES), name="priority"),
         Index("ix_tickets_status_tier", "status", "tier"),
         Index("ix_tickets_requester_id", "requester_id"),
+        Index("ix_tickets_incident_of", "incident_of"),
+        Index("ix_tickets_problem_key_created_at", "problem_key", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -83,6 +86,11 @@ class Ticket(Base):
     quiet: Mapped[str | None] = mapped_column(Text)
     # Folded into another ticket (#merge): mail to this one's token lands there.
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    # A known problem (#problem), and the problem an incident belongs to (#link).
+    problem: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    incident_of: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    # The subject's stemmed words, sorted: tickets about one problem share it (kb/terms.py).
+    problem_key: Mapped[str | None] = mapped_column(String(200))
 
     requester: Mapped[Customer | None] = relationship()
     messages: Mapped[list[Message]] = relationship(

@@ -1,5 +1,6 @@
-"""merge and status requests: a ticket folded into another remembers which; a
-customer's "status" mail is kept in the quarantine table as handled (kind status)
+"""ticket work by mail: a ticket folded into another remembers which (merge); a
+known problem and its incidents, with the subject's problem key; a customer's
+"status" mail is kept in the quarantine table as handled (kind status)
 
 Revision ID: 0010
 Revises: 0009
@@ -27,6 +28,22 @@ def upgrade() -> None:
             ["id"],
             ondelete="SET NULL",
         )
+        batch_op.add_column(
+            sa.Column("problem", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+        batch_op.add_column(sa.Column("incident_of", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_tickets_incident_of_tickets"),
+            "tickets",
+            ["incident_of"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+        batch_op.add_column(sa.Column("problem_key", sa.String(length=200), nullable=True))
+        batch_op.create_index("ix_tickets_incident_of", ["incident_of"], unique=False)
+        batch_op.create_index(
+            "ix_tickets_problem_key_created_at", ["problem_key", "created_at"], unique=False
+        )
     with op.batch_alter_table("quarantine", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_quarantine_kind"), type_="check")
         batch_op.create_check_constraint(
@@ -41,5 +58,11 @@ def downgrade() -> None:
             op.f("ck_quarantine_kind"), "kind IN ('quarantined', 'held')"
         )
     with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.drop_index("ix_tickets_problem_key_created_at")
+        batch_op.drop_index("ix_tickets_incident_of")
+        batch_op.drop_column("problem_key")
+        batch_op.drop_constraint(batch_op.f("fk_tickets_incident_of_tickets"), type_="foreignkey")
+        batch_op.drop_column("incident_of")
+        batch_op.drop_column("problem")
         batch_op.drop_constraint(batch_op.f("fk_tickets_merged_into_tickets"), type_="foreignkey")
         batch_op.drop_column("merged_into")
