@@ -116,7 +116,7 @@ def test_smtp_port_follows_security(tmp_path: Path, security: str, port: int) ->
             'colour = "blue"\n',
             [
                 "colour: unknown key (known keys: calendar, database, helpdesk, http, inbound, "
-                "ingest, mailboxes, outbox, paths, self_service, sla, sla_policies, smtp, survey, "
+                "ingest, mailboxes, outbox, paths, problems, self_service, sla, sla_policies, smtp, survey, "
                 "tiers, trust)"
             ],
         ),
