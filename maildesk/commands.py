@@ -24,7 +24,9 @@ HELP = """Commands (one per line, at the top of your reply):
   #merge NUMBER    (this ticket is folded into ticket NUMBER; its customer is told)
   #problem [NUMBER...]  (this ticket is a known problem; those tickets its incidents)
   #link NUMBER     (this ticket is an incident of problem NUMBER; also #incident-of)
-  #broadcast       (your answer on a problem also goes to every incident's customers)"""
+  #broadcast       (your answer on a problem also goes to every incident's customers)
+  #macro NAME      (a canned answer from templates/macros/, with its commands)
+  #kb SLUG         (a knowledge-base article, its text and link)"""
 
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 _LINE = re.compile(r"^#([A-Za-z][A-Za-z-]*[A-Za-z]|[A-Za-z])(?![\w-])\s*(.*)$")
@@ -90,6 +92,9 @@ def _check(
     elif name in ("link", "incident-of"):
         if merge_target(argument) is None:
             return f"{name} needs the number of the problem ticket (#{name} 1042)"
+    elif name in ("macro", "kb"):
+        if not argument or " " in argument:
+            return f"{name} needs one name (#{name} NAME)"
     elif name in ("note", "close", "broadcast"):
         if argument:
             return f"#{name} takes no argument"

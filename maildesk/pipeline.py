@@ -90,7 +90,9 @@ def handle(
             desk, session, ticket, mail, decision, now, visible, verdict, sender.agent
         )
     by_agent = opened is None and sender.agent
-    commands = agent.read_commands(desk, session, mail, visible, verdict) if by_agent else None
+    commands = (
+        agent.read_commands(desk, session, ticket, mail, visible, verdict) if by_agent else None
+    )
     message = _store(session, ticket, mail, visible, verdict, commands, source, now, body_hash)
     if repeat is not None and repeat[1]:
         desk.mailer.writer.loop_alert(session, ticket, repeat[0], now)

@@ -339,6 +339,11 @@ def stray_templates(templates: TemplateSet, used: Sequence[str] = ()) -> list[Pr
     found = []
     for name in sorted({*templates.sources, *templates.unreadable}):
         path = templates.folder / name
+        if name.startswith("macros/"):
+            match = _NAME.fullmatch(name.removeprefix("macros/"))
+            if match is None:
+                found.append(Problem(str(path), "not named NAME.LANGUAGE.txt: no #macro finds it"))
+            continue
         match = _NAME.fullmatch(name)
         if match is None:
             found.append(Problem(str(path), "not named EVENT.LANGUAGE.txt (or .html): never used"))

@@ -28,7 +28,7 @@ from maildesk.store.models import (
     Ticket,
 )
 from maildesk.thread import ticket_token
-from maildesk.tickets import holding, problems
+from maildesk.tickets import holding, macros, problems
 from maildesk.tickets.commands import apply_commands
 from maildesk.tickets.merge import merge_problem
 from maildesk.tickets.participants import customer_addresses, last_customer_message
@@ -176,11 +176,12 @@ def _follow(desk: Desk, session: Session, ticket: Ticket, before: str, now: date
 
 
 def read_commands(
-    desk: Desk, session: Session, mail: ParsedMail, visible: str, verdict: Verdict
+    desk: Desk, session: Session, ticket: Ticket, mail: ParsedMail, visible: str, verdict: Verdict
 ) -> Commands:
-    """The commands of an agent's mail; an out-of-office, or a reply to a held-mail
-    notice, is only a note (kept for the agents, never relayed)."""
-    commands = parse_commands(visible, desk.tiers, desk.agents)
+    """The commands of an agent's mail, macros and articles put in; an out-of-office,
+    or a reply to a held-mail notice, is only a note (kept for the agents, never
+    relayed)."""
+    commands = macros.expand(desk, ticket, parse_commands(visible, desk.tiers, desk.agents), mail)
     if verdict.loop_suspect:
         return Commands((Command("note"),), visible)
     if holding.answers_held_notice(session, mail):
