@@ -220,6 +220,7 @@ def sample_context() -> dict[str, Any]:
             "overdue": "",
         },
         "survey": {"score": 2, "comment": "It took three days."},
+        "waiting": {"closes": "Thu 26 Nov 2026 09:00 CET"},
         "merged": {"id": 1043, "token": "[#1043]", "subject": "Printer still on fire"},
         "problem": {
             "id": 1040,
@@ -294,6 +295,8 @@ SHIPPED_EVENTS = (
     "status_list",
     "incident_resolved",
     "problem_alert",
+    "pending_reminder",
+    "pending_closed",
 )
 REQUIRED_EVENTS = (
     "acknowledgement",

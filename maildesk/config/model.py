@@ -246,6 +246,10 @@ class SlaPolicy(Section):
     next_response: str | None = None
     resolution: str | None = None
     hours: Literal["business", "24/7"] = "business"
+    # A ticket pending on its customer this many (business) days is resolved, the
+    # customer told; one reminder goes remind_pending_days in (default: a day before).
+    close_pending_days: Annotated[int, Field(ge=1, le=365)] | None = None
+    remind_pending_days: Annotated[int, Field(ge=1, le=365)] | None = None
 
 
 class SelfService(Section):

@@ -73,6 +73,21 @@ class BusinessCalendar:
             day += timedelta(days=1)
         raise ValueError("the calendar has no working time in the next ten years")
 
+    def add_days(self, start: datetime, days: int) -> datetime:
+        """The same local time ``days`` working days after ``start`` (weekends and
+        holidays skipped): "pending for 3 business days"."""
+        local = start.astimezone(self.zone)
+        day = local.date()
+        counted = 0
+        for _ in range(MAX_DAYS):
+            if counted == days:
+                break
+            day += timedelta(days=1)
+            if day.weekday() in self.days and day not in self.holidays:
+                counted += 1
+        moment = datetime.combine(day, local.timetz().replace(tzinfo=None), self.zone)
+        return moment.astimezone(start.tzinfo)
+
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Business time from ``start`` to ``end`` (zero if end is earlier)."""
         total = timedelta(0)
@@ -100,3 +115,6 @@ class AlwaysOpen:
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         return max(end - start, timedelta(0))
+
+    def add_days(self, start: datetime, days: int) -> datetime:
+        return start + timedelta(days=days)

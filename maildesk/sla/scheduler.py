@@ -28,7 +28,7 @@ from maildesk.config.model import Settings
 from maildesk.errors import TryLater
 from maildesk.mail import PRIORITIES, Fired
 from maildesk.outbox.mails import Mailer
-from maildesk.sla import notices
+from maildesk.sla import notices, timers, waiting
 from maildesk.sla.calendar import BusinessCalendar
 from maildesk.sla.digests import Digests
 from maildesk.store.db import rolled_back, transaction
@@ -139,6 +139,23 @@ class SlaScheduler:
         )
         if not due:
             return None
+        stale_or_due = [t for t in due if t.target == timers.WAITING]
+        fired: list[Fired] = []
+        if stale_or_due:
+            # Only while the ticket waits for its customer; else they are stale.
+            state = "fired" if ticket.status == "pending" else "cancelled"
+            self._claim(session, stale_or_due, now, state)
+            if state == "fired":
+                fired = self._waiting(session, ticket, stale_or_due, now)
+            due = [t for t in due if t.target != timers.WAITING]
+            if not due:
+                return fired
+        return fired + self._targets(session, ticket, due, now)
+
+    def _targets(
+        self, session: Session, ticket: Ticket, due: list[SlaTimer], now: datetime
+    ) -> list[Fired]:
+        """Reminders and breaches of the SLA targets among the due timers."""
         if ticket.status in ("resolved", "closed"):  # should have been cancelled already
             self._claim(session, due, now, "cancelled")
             return []
@@ -161,6 +178,11 @@ class SlaScheduler:
         if breaches:
             fired.append(self._breach(session, ticket, breaches, now))
         return fired
+
+    def _waiting(
+        self, session: Session, ticket: Ticket, due: list[SlaTimer], now: datetime
+    ) -> list[Fired]:
+        return waiting.fire(self.mailer, session, ticket, due, self.calendar(), now)
 
     def _claim(self, session: Session, timers: list[SlaTimer], now: datetime, state: str) -> None:
         """pending -> fired/cancelled, only where still pending (SQLite has no row locks)."""

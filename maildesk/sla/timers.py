@@ -22,6 +22,7 @@ from maildesk.store.models import SlaTimer, Ticket
 
 TARGETS = ("first_response", "resolution")
 ALL_TARGETS = ("first_response", "next_response", "resolution")
+WAITING = "waiting"  # pending on the customer: a reminder, then the ticket is resolved
 Clock = BusinessCalendar | AlwaysOpen
 
 
@@ -182,11 +183,47 @@ def follow_status(
     if after == before:
         return
     if after in ("resolved", "closed"):
-        cancel(session, ticket.id, ALL_TARGETS, now)
+        cancel(session, ticket.id, (*ALL_TARGETS, WAITING), now)
     elif after == "pending":
         pause(session, ticket.id, now)
+        plan_waiting(session, ticket, policy, calendar, now)
     elif before == "pending":
+        cancel(session, ticket.id, [WAITING], now)
         resume(session, ticket, policy, calendar, now)
+
+
+def plan_waiting(
+    session: Session,
+    ticket: Ticket,
+    policy: SlaPolicy | None,
+    calendar: BusinessCalendar,
+    now: datetime,
+) -> list[SlaTimer]:
+    """Pending on the customer: one reminder, then the close, counted in the policy's
+    (business) days; nothing if the policy closes no pending tickets."""
+    if policy is None or policy.close_pending_days is None:
+        return []
+    clock = clock_for(policy, calendar)
+    days = policy.close_pending_days
+    remind = policy.remind_pending_days or (days - 1 if days > 1 else None)
+    made = []
+    if remind is not None and remind < days:
+        made.append(_waiting(ticket, "reminder", remind / days, clock.add_days(now, remind), now))
+    made.append(_waiting(ticket, "breach", 1.0, clock.add_days(now, days), now))
+    session.add_all(made)
+    return made
+
+
+def _waiting(ticket: Ticket, kind: str, fraction: float, due: datetime, now: datetime) -> SlaTimer:
+    return SlaTimer(
+        ticket_id=ticket.id,
+        target=WAITING,
+        kind=kind,
+        fraction=fraction,
+        due_at=due,
+        state="pending",
+        created_at=now,
+    )
 
 
 def pending(session: Session, ticket_id: int) -> list[SlaTimer]:

@@ -22,7 +22,8 @@ from maildesk.store.models.base import Base, _in, utcnow
 if TYPE_CHECKING:
     from maildesk.store.models.tickets import Ticket
 
-SLA_TARGETS = ("first_response", "next_response", "resolution")
+# waiting: a ticket pending on its customer is reminded of, then closed (sla/waiting.py).
+SLA_TARGETS = ("first_response", "next_response", "resolution", "waiting")
 TIMER_STATES = ("pending", "paused", "fired", "cancelled")
 
 

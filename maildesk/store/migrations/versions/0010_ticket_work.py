@@ -1,6 +1,7 @@
 """ticket work by mail: a ticket folded into another remembers which (merge); a
 known problem and its incidents, with the subject's problem key; a customer's
-"status" mail is kept in the quarantine table as handled (kind status)
+"status" mail is kept in the quarantine table as handled (kind status); a
+ticket waiting for its customer has timers of its own (target waiting)
 
 Revision ID: 0010
 Revises: 0009
@@ -50,8 +51,22 @@ def upgrade() -> None:
             op.f("ck_quarantine_kind"), "kind IN ('quarantined', 'held', 'status')"
         )
 
+    with op.batch_alter_table("sla_timers", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_sla_timers_target"), type_="check")
+        batch_op.create_check_constraint(
+            op.f("ck_sla_timers_target"),
+            "target IN ('first_response', 'next_response', 'resolution', 'waiting')",
+        )
+
 
 def downgrade() -> None:
+    op.execute("DELETE FROM sla_timers WHERE target = 'waiting'")
+    with op.batch_alter_table("sla_timers", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_sla_timers_target"), type_="check")
+        batch_op.create_check_constraint(
+            op.f("ck_sla_timers_target"),
+            "target IN ('first_response', 'next_response', 'resolution')",
+        )
     with op.batch_alter_table("quarantine", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_quarantine_kind"), type_="check")
         batch_op.create_check_constraint(
