@@ -27,6 +27,7 @@ from maildesk.store.models import Message, QuarantinedMessage, Ticket
 from maildesk.store.quarantine import quarantine, release
 from maildesk.store.tickets import store_message
 from maildesk.tickets import agent, holding
+from maildesk.tickets.assignment import away_by_auto_reply
 from maildesk.tickets.bounces import store_bounce
 from maildesk.tickets.duplicates import Seen, repeated, seen_before
 from maildesk.tickets.merge import merge
@@ -90,6 +91,8 @@ def handle(
             desk, session, ticket, mail, decision, now, visible, verdict, sender.agent
         )
     by_agent = opened is None and sender.agent
+    if by_agent and verdict.loop_suspect:  # an agent's out-of-office: away for a day
+        away_by_auto_reply(desk, session, sender.address, now)
     commands = (
         agent.read_commands(desk, session, ticket, mail, visible, verdict) if by_agent else None
     )

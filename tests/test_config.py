@@ -115,9 +115,9 @@ def test_smtp_port_follows_security(tmp_path: Path, security: str, port: int) ->
         (
             'colour = "blue"\n',
             [
-                "colour: unknown key (known keys: calendar, database, helpdesk, http, inbound, "
-                "ingest, mailboxes, outbox, paths, problems, self_service, sla, sla_policies, smtp, survey, "
-                "tiers, trust)"
+                "colour: unknown key (known keys: agents, calendar, database, helpdesk, http, "
+                "inbound, ingest, mailboxes, outbox, paths, problems, self_service, sla, "
+                "sla_policies, smtp, survey, tiers, trust)"
             ],
         ),
     ],

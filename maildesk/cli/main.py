@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from maildesk import __version__
 from maildesk.cli import output
+from maildesk.cli.agents import agents
 from maildesk.cli.check import check
 from maildesk.cli.context import Desk
 from maildesk.cli.db import db
@@ -63,6 +64,7 @@ for command in (
     import_archive,
     quarantine,
     outbox,
+    agents,
 ):
     cli.add_command(command)
 

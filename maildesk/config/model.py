@@ -308,6 +308,20 @@ class Tier(Section):
     agents: Annotated[tuple[Address, ...], Field(strict=False)] = ()
     lead: Address | None = None
     escalates_to: str | None = None
+    # Who takes a new ticket: nobody (manual, the tier is notified), the tier's agents
+    # in turn (round_robin), or the one with the fewest open tickets (least_open); only
+    # agents at work now and not away. The assignee alone is notified.
+    assign: Literal["manual", "round_robin", "least_open"] = "manual"
+    # Outside business hours an urgent ticket goes to this agent at once.
+    on_call: Address | None = None
+
+
+class AgentHours(Section):
+    """One agent's working days and hours, when they differ from [calendar]."""
+
+    address: Address
+    days: Annotated[tuple[Weekday, ...], Field(strict=False)] | None = None
+    hours: Annotated[tuple[str, ...], Field(strict=False)] | None = None
 
 
 class Settings(Section):
@@ -330,6 +344,7 @@ class Settings(Section):
     self_service: SelfService = Field(default_factory=SelfService)
     survey: Survey = Field(default_factory=Survey)
     problems: Problems = Field(default_factory=Problems)
+    agents: Annotated[tuple[AgentHours, ...], Field(strict=False)] = ()
     # Where the settings came from: set by the loader, never a TOML key.
     _source: Path = PrivateAttr(default=Path("maildesk.toml"))
 

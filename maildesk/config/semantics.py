@@ -200,6 +200,24 @@ def _tiers(settings: Settings) -> Iterator[str]:
             known = ", ".join(names) or "none defined"
             yield f'tiers[{index}].escalates_to: unknown tier "{target}" (tiers: {known})'
     yield from _escalation_cycles(settings)
+    everyone = {a for t in settings.tiers for a in (*t.agents, t.lead) if a}
+    for index, tier in enumerate(settings.tiers):
+        if tier.on_call is not None and tier.on_call not in everyone:
+            yield (
+                f"tiers[{index}].on_call: {tier.on_call} is no agent or lead of any tier "
+                "(their answers would not be believed)"
+            )
+        if tier.assign != "manual" and not tier.agents:
+            yield f'tiers[{index}].assign: "{tier.assign}" needs agents in the tier'
+    for index, agent in enumerate(settings.agents):
+        if agent.address not in everyone:
+            yield f"agents[{index}].address: {agent.address} is no agent of any tier"
+        for n, text in enumerate(agent.hours or ()):
+            if parse_hours(text) is None:
+                yield (
+                    f'agents[{index}].hours[{n}]: expected "HH:MM-HH:MM" such as "09:00-13:00", '
+                    f'got "{text}"'
+                )
 
 
 def _escalation_cycles(settings: Settings) -> Iterator[str]:

@@ -70,6 +70,7 @@ class Mailer:
         articles: list[dict[str, str]] | None = None,
         first_contact: bool = False,
         notify: bool = True,
+        only: str | None = None,
     ) -> None:
         """Acknowledge the customer (unless a robot, a rule or the hourly limit says no),
         with the knowledge-base ``articles`` that may answer them, and notify the tier.
@@ -113,7 +114,8 @@ class Mailer:
                     now,
                     reply=True,
                 )
-        agents = self._tier_agents(ticket.tier)
+        # Given to one agent (tier assign, on call): they alone hear of it, not the tier.
+        agents = [only] if only else self._tier_agents(ticket.tier)
         extra = [a for a in route.notify if a not in agents]
         if notify and (agents or extra):
             self._queue(

@@ -29,13 +29,14 @@ from maildesk.store.models import (
 )
 from maildesk.store.tickets import customer_for
 from maildesk.thread import clean_subject
-from maildesk.tickets import problems
+from maildesk.tickets import assignment, problems
 
 
 class Opened(NamedTuple):
     ticket: Ticket
     route: Route
     first_contact: bool  # the customer was not known before this mail
+    assigned: bool = False  # given to an agent by the tier's assign: only they are told
 
 
 def open_ticket(
@@ -106,7 +107,8 @@ def open_ticket(
     if decision.follow_up_of is not None:
         add_event(session, ticket.id, "maildesk", "follow_up", {"of": decision.follow_up_of}, now)
         add_event(session, decision.follow_up_of, "maildesk", "followed_up", {"by": ticket.id}, now)
-    return Opened(ticket, route, first_contact)
+    assigned = route.assignee is None and assignment.assign(desk, session, ticket, now)
+    return Opened(ticket, route, first_contact, assigned)
 
 
 def suggest_articles(
@@ -152,6 +154,7 @@ def announce(
         opened.route,
         acknowledge=acknowledge and not verdict.silent,
         notify=not verdict.loop,
+        only=ticket.assignee if opened.assigned else None,
         first_contact=opened.first_contact,
         now=now,
         articles=suggest_articles(desk, session, ticket, message, now),

@@ -31,6 +31,7 @@ from maildesk.store.models.sla import (
     Survey,
 )
 from maildesk.store.models.tickets import (
+    AgentAbsence,
     Attachment,
     Customer,
     Event,
@@ -48,6 +49,7 @@ __all__ = [
     "SLA_TARGETS",
     "SURVEY_STATES",
     "TIMER_STATES",
+    "AgentAbsence",
     "Attachment",
     "Base",
     "Customer",

@@ -25,6 +25,18 @@ from maildesk.mail import PRIORITIES, TICKET_STATUSES
 from maildesk.store.models.base import DIRECTIONS, MESSAGE_KINDS, Base, _in, utcnow
 
 
+class AgentAbsence(Base):
+    """An agent away (`maildesk agents away`, or their own auto-reply): no new tickets
+    are given to them until ``until``."""
+
+    __tablename__ = "agent_absences"
+
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    until: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    since: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Customer(Base):
     """Someone who writes to support; ``address`` is stored lower-cased."""
 

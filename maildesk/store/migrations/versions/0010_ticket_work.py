@@ -1,7 +1,8 @@
 """ticket work by mail: a ticket folded into another remembers which (merge); a
 known problem and its incidents, with the subject's problem key; a customer's
 "status" mail is kept in the quarantine table as handled (kind status); a
-ticket waiting for its customer has timers of its own (target waiting)
+ticket waiting for its customer has timers of its own (target waiting); agents
+away are remembered (agent_absences)
 
 Revision ID: 0010
 Revises: 0009
@@ -57,9 +58,18 @@ def upgrade() -> None:
             op.f("ck_sla_timers_target"),
             "target IN ('first_response', 'next_response', 'resolution', 'waiting')",
         )
+    op.create_table(
+        "agent_absences",
+        sa.Column("address", sa.String(length=320), nullable=False),
+        sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("address", name=op.f("pk_agent_absences")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("agent_absences")
     op.execute("DELETE FROM sla_timers WHERE target = 'waiting'")
     with op.batch_alter_table("sla_timers", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_sla_timers_target"), type_="check")
