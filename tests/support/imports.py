@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[tuple[str, ...], ...], ...] = (
         (
             "maildesk.sla.scheduler",
             "maildesk.sla.digests",
+            "maildesk.sla.waiting",
             "maildesk.sla.notices",
             "maildesk.sla.report",
         ),
