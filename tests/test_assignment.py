@@ -65,8 +65,7 @@ class Team(Desk):
             to
             for m in self.sink.messages
             for to in m.rcpt_tos
-            if f"[#{number}]" in m.data.decode(errors="replace")
-            and to in AGENTS
+            if f"[#{number}]" in m.data.decode(errors="replace") and to in AGENTS
         )
 
 

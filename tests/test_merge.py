@@ -6,21 +6,19 @@ test runs the whole way through Dovecot and `maildesk run --once`.
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 
-from maildesk.starter import starter_dir
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Event, Message, OutboxMessage, Participant, SlaTimer, Ticket
 from tests.support.desks import Run
 from tests.support.dovecot import Account, Dovecot
 from tests.support.pipeline import T0, mail
 from tests.support.processes import maildesk
-from tests.support.sinkdesk import Desk, agent, parsed
+from tests.support.sinkdesk import Desk, agent, imap_desk, parsed
 from tests.support.smtpsink import Sink
 from tests.support.sources import append
 
@@ -217,19 +215,14 @@ def test_merge_by_mail_through_dovecot_and_a_daemon(
 ) -> None:
     """The whole way: customers' mail and the agent's #merge through IMAP, `maildesk run
     --once` each time, the notice through the relay, the customer's next reply."""
-    config = tmp_path / "maildesk.toml"
-    config.write_text(
-        f'[helpdesk]\naddress = "support@example.com"\nname = "Example Support"\n'
-        f'[database]\nurl = "{db_url}"\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_sink.port}\nsecurity = "none"\n'
-        '[[tiers]]\nname = "L1"\nagents = ["bob@example.com"]\n'
-        f'[[mailboxes]]\nname = "support"\nhost = "{dovecot.host}"\n'
-        f'port = {dovecot.imap_port}\nsecurity = "none"\n'
-        f'username = "{imap_account.username}"\npassword = "{imap_account.password}"\n'
+    config = imap_desk(
+        tmp_path,
+        db_url,
+        dovecot,
+        imap_account,
+        smtp_sink,
+        tiers='[[tiers]]\nname = "L1"\nagents = ["bob@example.com"]\n',
     )
-    (tmp_path / "rules").mkdir()
-    shutil.copytree(starter_dir("templates"), tmp_path / "templates")
-    assert maildesk(config, "db", "upgrade").wait(60) == 0
 
     def once() -> None:
         assert maildesk(config, "run", "--once").wait(120) == 0

@@ -6,19 +6,17 @@ one test the whole way through Dovecot and `maildesk run --once`.
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 
-from maildesk.starter import starter_dir
 from maildesk.store.models import Event, QuarantinedMessage, Ticket
 from tests.support.dovecot import Account, Dovecot
 from tests.support.pipeline import mail
 from tests.support.processes import maildesk
-from tests.support.sinkdesk import Desk, parsed
+from tests.support.sinkdesk import Desk, imap_desk, parsed
 from tests.support.smtpsink import Sink
 from tests.support.sources import append
 
@@ -93,13 +91,13 @@ def test_which_mail_asks_for_the_status(desk: Desk, subject: str, body: str, ask
 def test_a_status_mail_with_a_file_is_a_report(desk: Desk) -> None:
     """The test corpus holds a "статус" mail with a file attached: a report, not a question."""
     raw = (
-        "From: Alice <alice@example.org>\r\nTo: support@example.com\r\nSubject: status\r\n"
-        "Message-ID: <r1@example.org>\r\nMIME-Version: 1.0\r\n"
-        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
-        "--b\r\nContent-Type: text/plain\r\n\r\nSee the file.\r\n"
-        "--b\r\nContent-Type: application/pdf\r\n"
-        'Content-Disposition: attachment; filename="week.pdf"\r\n\r\n%PDF-1.4\r\n--b--\r\n'
-    ).encode()
+        b"From: Alice <alice@example.org>\r\nTo: support@example.com\r\nSubject: status\r\n"
+        b"Message-ID: <r1@example.org>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nSee the file.\r\n"
+        b"--b\r\nContent-Type: application/pdf\r\n"
+        b'Content-Disposition: attachment; filename="week.pdf"\r\n\r\n%PDF-1.4\r\n--b--\r\n'
+    )
     assert desk.intake.ingest(raw, "test").status == "stored"
 
 
@@ -161,19 +159,9 @@ def test_with_a_trusted_mta_only_an_authenticated_sender_gets_the_list(
 def test_status_through_dovecot_and_a_daemon(
     tmp_path: Path, db_url: str, dovecot: Dovecot, imap_account: Account, smtp_sink: Sink
 ) -> None:
-    config = tmp_path / "maildesk.toml"
-    config.write_text(
-        f'[helpdesk]\naddress = "support@example.com"\nname = "Example Support"\n'
-        f'[database]\nurl = "{db_url}"\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_sink.port}\nsecurity = "none"\n'
-        '[[tiers]]\nname = "L1"\n'
-        f'[[mailboxes]]\nname = "support"\nhost = "{dovecot.host}"\n'
-        f'port = {dovecot.imap_port}\nsecurity = "none"\n'
-        f'username = "{imap_account.username}"\npassword = "{imap_account.password}"\n'
+    config = imap_desk(
+        tmp_path, db_url, dovecot, imap_account, smtp_sink, tiers='[[tiers]]\nname = "L1"\n'
     )
-    (tmp_path / "rules").mkdir()
-    shutil.copytree(starter_dir("templates"), tmp_path / "templates")
-    assert maildesk(config, "db", "upgrade").wait(60) == 0
     append(dovecot, imap_account, [mail("Printer on fire", msgid="<a1@example.org>")])
     assert maildesk(config, "run", "--once").wait(120) == 0
     smtp_sink.messages.clear()

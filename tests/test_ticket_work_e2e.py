@@ -8,7 +8,6 @@ pending, and a run a week later closes it.
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -17,11 +16,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from maildesk.starter import starter_dir
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Ticket
 from tests.support.dovecot import Account, Dovecot
 from tests.support.processes import maildesk
+from tests.support.sinkdesk import imap_desk
 from tests.support.smtpsink import Sink
 from tests.support.sources import append
 
@@ -47,23 +46,16 @@ def agent(who: str, n: int, body: str, msgid: str) -> bytes:
 def test_ticket_work_through_imap_and_a_daemon(
     tmp_path: Path, db_url: str, dovecot: Dovecot, imap_account: Account, smtp_sink: Sink
 ) -> None:
-    config = tmp_path / "maildesk.toml"
-    config.write_text(
-        f'[helpdesk]\naddress = "support@example.com"\nname = "Example Support"\n'
-        f'[database]\nurl = "{db_url}"\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_sink.port}\nsecurity = "none"\n'
+    tiers = (
+        '[[tiers]]\nname = "L1"\nagents = ["bob@example.com", "carol@example.com"]\n'
+        'assign = "round_robin"\n'
+    )
+    extra = (
         '[calendar]\nhours = ["09:00-18:00"]\n'
         '[[sla_policies]]\nname = "normal"\nfirst_response = "2h"\nclose_pending_days = 2\n'
         '[sla]\nby_priority = { normal = "normal", high = "normal" }\n'
-        '[[tiers]]\nname = "L1"\nagents = ["bob@example.com", "carol@example.com"]\n'
-        'assign = "round_robin"\n'
-        f'[[mailboxes]]\nname = "support"\nhost = "{dovecot.host}"\n'
-        f'port = {dovecot.imap_port}\nsecurity = "none"\n'
-        f'username = "{imap_account.username}"\npassword = "{imap_account.password}"\n'
     )
-    (tmp_path / "rules").mkdir()
-    shutil.copytree(starter_dir("templates"), tmp_path / "templates")
-    assert maildesk(config, "db", "upgrade").wait(60) == 0
+    config = imap_desk(tmp_path, db_url, dovecot, imap_account, smtp_sink, tiers=tiers, extra=extra)
 
     def once(now: datetime) -> None:
         assert maildesk(config, "run", "--once", "--now", now.isoformat()).wait(120) == 0

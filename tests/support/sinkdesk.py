@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import shutil
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -12,7 +13,10 @@ from sqlalchemy import Engine
 from maildesk.clock import FixedClock
 from maildesk.intake import Intake
 from maildesk.outbox.sender import Sender
-from maildesk.store.db import session_factory
+from maildesk.starter import starter_dir
+from maildesk.store.db import make_engine, session_factory
+from maildesk.store.schema import upgrade
+from tests.support.dovecot import Account, Dovecot
 from tests.support.mailout import settings_for
 from tests.support.pipeline import T0
 from tests.support.smtpsink import Sink
@@ -53,3 +57,34 @@ class Desk:
     def to(self, address: str, kind: str = "") -> list[EmailMessage]:
         found = [parsed(m.data) for m in self.sink.messages if address in m.rcpt_tos]
         return [m for m in found if kind in str(m["Subject"])]
+
+
+def imap_desk(
+    folder: Path,
+    db_url: str,
+    dovecot: Dovecot,
+    account: Account,
+    sink: Sink,
+    *,
+    tiers: str = '[[tiers]]\nname = "L1"\nagents = ["bob@example.com"]\n',
+    extra: str = "",
+) -> Path:
+    """A desk folder for `maildesk run` on a Dovecot mailbox and the sink as its relay:
+    config (``tiers`` and ``extra`` TOML added), empty rules, the shipped templates, the
+    schema; returns the config's path."""
+    config = folder / "maildesk.toml"
+    config.write_text(
+        f'[helpdesk]\naddress = "support@example.com"\nname = "Example Support"\n'
+        f'[database]\nurl = "{db_url}"\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {sink.port}\nsecurity = "none"\n'
+        f"{extra}{tiers}"
+        f'[[mailboxes]]\nname = "support"\nhost = "{dovecot.host}"\n'
+        f'port = {dovecot.imap_port}\nsecurity = "none"\n'
+        f'username = "{account.username}"\npassword = "{account.password}"\n'
+    )
+    (folder / "rules").mkdir(exist_ok=True)
+    shutil.copytree(starter_dir("templates"), folder / "templates", dirs_exist_ok=True)
+    engine = make_engine(db_url)
+    upgrade(engine)
+    engine.dispose()
+    return config
