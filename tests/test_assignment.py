@@ -199,3 +199,39 @@ def test_assignment_settings_are_checked(tier: dict[str, Any], problem: str) -> 
             base=Path("/tmp"),
         )
     assert problem in str(found.value)
+
+
+def test_while_the_assignee_is_away_the_others_hear(
+    engine: Engine, db_url: str, tmp_path: Path, smtp_sink: Sink
+) -> None:
+    """A customer's reply on bob's ticket, and its SLA reminder, go to carol and dave
+    while bob is away; to bob again once he is back."""
+    from datetime import timedelta
+
+    from maildesk.sla.scheduler import SlaScheduler
+    from maildesk.store import agents as store
+
+    team = Team(engine, db_url, tmp_path, smtp_sink, assign="round_robin")
+    number, assignee = team.ticket(1)
+    assert assignee == "bob@example.com"
+    with team.sessions.begin() as s:
+        store.set_away(s, "bob@example.com", FRIDAY_10 + timedelta(days=7), "holiday", FRIDAY_10)
+    team.sink.messages.clear()
+    team.send(mail(f"Re: [#{number}] Printer 1", sender="c1@example.org", msgid="<r1@x>"))
+    assert team.notified(number) == ["carol@example.com", "dave@example.com"]
+    team.sink.messages.clear()
+    calendar = team.intake.router.calendar
+    scheduler = SlaScheduler(
+        team.settings, team.sessions, team.clock, team.intake.mailer, lambda: calendar
+    )
+    fired = scheduler.tick(FRIDAY_10 + timedelta(hours=1, minutes=40))  # 2h first response
+    assert [f.to for f in fired if f.kind == "reminder"] == [
+        ("carol@example.com", "dave@example.com")
+    ]
+    with team.sessions.begin() as s:
+        store.set_back(s, "bob@example.com")
+    team.sink.messages.clear()
+    team.send(
+        mail(f"Re: [#{number}] Printer 1", sender="c1@example.org", msgid="<r2@x>", body="Again.")
+    )
+    assert team.notified(number) == ["bob@example.com"]

@@ -19,6 +19,7 @@ from maildesk.config.model import Settings
 from maildesk.mail import Letter, ParsedMail, Route
 from maildesk.outbox.context import ticket_values
 from maildesk.outbox.writer import Writer
+from maildesk.store import agents as agents_store
 from maildesk.store import outbox as queue
 from maildesk.store.events import add_event
 from maildesk.store.models import Message, Ticket
@@ -137,14 +138,27 @@ class Mailer:
                 reply=False,
             )
 
-    def watchers(self, ticket: Ticket) -> list[str]:
-        """Who hears about a customer's reply: the assignee, else the tier's agents."""
-        return [ticket.assignee] if ticket.assignee else self._tier_agents(ticket.tier)
+    def watchers(
+        self, ticket: Ticket, session: Session | None = None, now: datetime | None = None
+    ) -> list[str]:
+        """Who hears about a customer's reply: the assignee, else the tier's agents; with
+        ``session`` and ``now``, the tier's other agents at work while the assignee is
+        away (`maildesk agents away`, an out-of-office)."""
+        agents = self._tier_agents(ticket.tier)
+        if not ticket.assignee:
+            return agents
+        if session is None or now is None:
+            return [ticket.assignee]
+        gone = agents_store.away(session, [ticket.assignee, *agents], now)
+        if ticket.assignee not in gone:
+            return [ticket.assignee]
+        stand_ins = [a for a in agents if a != ticket.assignee and a not in gone]
+        return stand_ins or [ticket.assignee]
 
     def on_customer_reply(
         self, session: Session, ticket: Ticket, message: Message, mail: ParsedMail, now: datetime
     ) -> None:
-        to = [a for a in self.watchers(ticket) if a]
+        to = [a for a in self.watchers(ticket, session, now) if a]
         to += [a for a in ticket.notify if a not in to]
         if to:
             self._queue(

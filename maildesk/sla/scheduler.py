@@ -31,6 +31,7 @@ from maildesk.outbox.mails import Mailer
 from maildesk.sla import notices, timers, waiting
 from maildesk.sla.calendar import BusinessCalendar
 from maildesk.sla.digests import Digests
+from maildesk.store import agents as agents_store
 from maildesk.store.db import rolled_back, transaction
 from maildesk.store.events import add_event
 from maildesk.store.models import SlaTimer, Ticket
@@ -195,14 +196,18 @@ class SlaScheduler:
         if (result.rowcount or 0) != len(timers):  # type: ignore[attr-defined]
             raise _Lost
 
-    def _watchers(self, ticket: Ticket) -> list[str]:
-        """The assignee, else the tier's agents, else its lead."""
-        if ticket.assignee:
-            return [ticket.assignee]
+    def _watchers(self, session: Session, ticket: Ticket, now: datetime) -> list[str]:
+        """The assignee (while away: the tier's other agents at work), else the tier's
+        agents, else its lead."""
         tier = self.settings.tier(ticket.tier) if ticket.tier else None
-        if tier is None:
-            return []
-        return list(tier.agents) or ([tier.lead] if tier.lead else [])
+        agents = list(tier.agents) if tier is not None else []
+        if ticket.assignee:
+            gone = agents_store.away(session, [ticket.assignee, *agents], now)
+            if ticket.assignee not in gone:
+                return [ticket.assignee]
+            stand_ins = [a for a in agents if a != ticket.assignee and a not in gone]
+            return stand_ins or [ticket.assignee]
+        return agents or ([tier.lead] if tier is not None and tier.lead else [])
 
     def _remind(self, session: Session, ticket: Ticket, timer: SlaTimer, now: datetime) -> Fired:
         cal = self.calendar()
@@ -210,7 +215,7 @@ class SlaScheduler:
         values = notices.timer_values(
             timer.target, "reminder", timer.fraction, due, now, cal, self._language
         )
-        to = self._watchers(ticket)
+        to = self._watchers(session, ticket, now)
         if to:
             notices.send_reminder(self.mailer, session, ticket, to, values, now)
         add_event(
@@ -286,7 +291,7 @@ class SlaScheduler:
             to += new_tier.agents
         if ticket.assignee:
             to.append(ticket.assignee)
-        to = list(dict.fromkeys(to)) or self._watchers(ticket)
+        to = list(dict.fromkeys(to)) or self._watchers(session, ticket, now)
         first = timers[0]
         values = notices.timer_values(
             first.target, "breach", 1.0, first.due_at, now, self.calendar(), self._language

@@ -173,7 +173,7 @@ def _notify_watchers(
     now: datetime,
 ) -> None:
     mailer = desk.mailer
-    to = [a for a in mailer.watchers(ticket) if a]
+    to = [a for a in mailer.watchers(ticket, session, now) if a]
     if not to:
         tier = desk.settings.tier(ticket.tier) if ticket.tier else None
         to = [tier.lead] if tier and tier.lead else []
