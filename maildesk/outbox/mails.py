@@ -149,11 +149,7 @@ class Mailer:
             return agents
         if session is None or now is None:
             return [ticket.assignee]
-        gone = agents_store.away(session, [ticket.assignee, *agents], now)
-        if ticket.assignee not in gone:
-            return [ticket.assignee]
-        stand_ins = [a for a in agents if a != ticket.assignee and a not in gone]
-        return stand_ins or [ticket.assignee]
+        return agents_store.stand_ins(session, ticket.assignee, agents, now)
 
     def on_customer_reply(
         self, session: Session, ticket: Ticket, message: Message, mail: ParsedMail, now: datetime

@@ -202,11 +202,7 @@ class SlaScheduler:
         tier = self.settings.tier(ticket.tier) if ticket.tier else None
         agents = list(tier.agents) if tier is not None else []
         if ticket.assignee:
-            gone = agents_store.away(session, [ticket.assignee, *agents], now)
-            if ticket.assignee not in gone:
-                return [ticket.assignee]
-            stand_ins = [a for a in agents if a != ticket.assignee and a not in gone]
-            return stand_ins or [ticket.assignee]
+            return agents_store.stand_ins(session, ticket.assignee, agents, now)
         return agents or ([tier.lead] if tier is not None and tier.lead else [])
 
     def _remind(self, session: Session, ticket: Ticket, timer: SlaTimer, now: datetime) -> Fired:

@@ -22,7 +22,7 @@ from maildesk.sla.calendar import BusinessCalendar
 from maildesk.sla.notices import local_time
 from maildesk.store.events import add_event
 from maildesk.store.models import SlaTimer, Ticket
-from maildesk.store.tickets import joined
+from maildesk.store.tickets import customer_addresses
 from maildesk.thread import ticket_token
 
 
@@ -37,7 +37,9 @@ def fire(
     """The due waiting timers of a pending ticket (already claimed): the close wins
     over a reminder that is due at the same time."""
     token = ticket_token(mailer.settings.helpdesk.token_format, ticket.id)
-    to = _customers(session, ticket)
+    settings = mailer.settings
+    agents = frozenset(a for t in settings.tiers for a in (*t.agents, t.lead) if a)
+    to = customer_addresses(session, ticket, agents, settings.helpdesk.max_cc)
     close = next((t for t in due if t.kind == "breach"), None)
     if close is None:
         closes = session.scalar(
@@ -69,13 +71,6 @@ def fire(
     if to and not ticket.quiet:
         _send(mailer, session, ticket, "pending_closed", to, {}, now)
     return [Fired("closed", token, timers.WAITING, close.due_at, tuple(to), why)]
-
-
-def _customers(session: Session, ticket: Ticket) -> list[str]:
-    """The requester and the customers on Cc: the ones the ticket waits for."""
-    found = [ticket.requester.address] if ticket.requester else []
-    found += joined(session, ticket.id, ("requester", "cc"))
-    return list(dict.fromkeys(found))
 
 
 def _language(mailer: Mailer, ticket: Ticket) -> str:

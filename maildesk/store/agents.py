@@ -67,3 +67,12 @@ def last_assignee(session: Session, tier: str, addresses: Sequence[str]) -> str 
         .order_by(Ticket.id.desc())
         .limit(1)
     )
+
+
+def stand_ins(session: Session, assignee: str, agents: Sequence[str], now: datetime) -> list[str]:
+    """Who hears for ``assignee``: themselves, or while they are away the others of
+    ``agents`` at work; themselves again if nobody else is there."""
+    gone = away(session, [assignee, *agents], now)
+    if assignee not in gone:
+        return [assignee]
+    return [a for a in agents if a != assignee and a not in gone] or [assignee]

@@ -179,3 +179,17 @@ def move_ticket_rows(session: Session, source_id: int, target_id: int) -> int:
             )
     session.expire_all()  # the ORM's copies of moved rows are stale now
     return int(moved or 0)
+
+
+def customer_addresses(
+    session: Session, ticket: Ticket, agents: frozenset[str], max_cc: int
+) -> list[str]:
+    """The requester and at most ``max_cc`` others (the earliest to join), whatever
+    joined the ticket over time: a reply never fans out past the cap."""
+    found: list[str] = []
+    if ticket.requester is not None:
+        found.append(ticket.requester.address)
+    for address in joined(session, ticket.id, ("requester", "cc")):
+        if address not in found and address not in agents:
+            found.append(address)
+    return found[: max_cc + 1] if ticket.requester is not None else found[:max_cc]

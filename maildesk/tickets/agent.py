@@ -27,11 +27,12 @@ from maildesk.store.models import (
     QuarantinedMessage,
     Ticket,
 )
+from maildesk.store.tickets import customer_addresses
 from maildesk.thread import ticket_token
 from maildesk.tickets import holding, macros, problems
 from maildesk.tickets.commands import apply_commands
 from maildesk.tickets.merge import merge_problem
-from maildesk.tickets.participants import customer_addresses, last_customer_message
+from maildesk.tickets.participants import last_customer_message
 from maildesk.tickets.replies import lift_quiet
 
 

@@ -20,9 +20,9 @@ from maildesk.mail import DONE, PRIORITIES
 from maildesk.sla import timers
 from maildesk.store.events import add_event
 from maildesk.store.models import Ticket
-from maildesk.store.tickets import move_ticket_rows
+from maildesk.store.tickets import customer_addresses, move_ticket_rows
 from maildesk.thread import ticket_token
-from maildesk.tickets.participants import customer_addresses, last_customer_message
+from maildesk.tickets.participants import last_customer_message
 
 MAX_CHAIN = 20  # merged into a ticket merged into another...: followed this far
 

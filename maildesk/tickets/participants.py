@@ -16,7 +16,7 @@ from maildesk.store.models import (
     Message,
     Ticket,
 )
-from maildesk.store.tickets import add_participant, joined, messages_newest_first, participants_of
+from maildesk.store.tickets import add_participant, messages_newest_first, participants_of
 
 
 def add_participants(
@@ -71,20 +71,6 @@ def add_participants(
             {"count": len(left), "addresses": left[:200], "max_cc": cap},
             now,
         )
-
-
-def customer_addresses(
-    session: Session, ticket: Ticket, agents: frozenset[str], max_cc: int
-) -> list[str]:
-    """The requester and at most ``max_cc`` others (the earliest to join), whatever
-    joined the ticket over time: a reply never fans out past the cap."""
-    found: list[str] = []
-    if ticket.requester is not None:
-        found.append(ticket.requester.address)
-    for address in joined(session, ticket.id, ("requester", "cc")):
-        if address not in found and address not in agents:
-            found.append(address)
-    return found[: max_cc + 1] if ticket.requester is not None else found[:max_cc]
 
 
 def last_customer_message(

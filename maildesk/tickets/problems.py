@@ -25,8 +25,9 @@ from maildesk.sla import timers
 from maildesk.store.events import add_event
 from maildesk.store.models import Message, Ticket
 from maildesk.store.queries import incidents_of, same_problem_since
+from maildesk.store.tickets import customer_addresses
 from maildesk.thread import ticket_token
-from maildesk.tickets.participants import customer_addresses, last_customer_message
+from maildesk.tickets.participants import last_customer_message
 
 LINKS = ("link", "incident-of")
 OPEN = ("new", "open", "pending")

@@ -10,7 +10,6 @@ can leave in flight may reach the relay twice, with the same Message-ID.
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -19,37 +18,16 @@ from sqlalchemy import func, select, update
 
 from maildesk.config import load_settings
 from maildesk.intake import Intake
-from maildesk.starter import starter_dir
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import OutboxMessage, Ticket
-from maildesk.store.schema import upgrade
 from tests.support.dovecot import Account, Dovecot
 from tests.support.reliability import daemon, finish, kill_when
+from tests.support.sinkdesk import imap_desk
 from tests.support.smtpsink import Sink
 from tests.support.sources import append, folder_count
 
 INCIDENTS = 500
 TEXT = "The VPN is back: the fix is deployed."
-
-
-def desk(folder: Path, db_url: str, dovecot: Dovecot, account: Account, sink: Sink) -> Path:
-    config = folder / "maildesk.toml"
-    config.write_text(
-        f'[helpdesk]\naddress = "support@example.com"\n[database]\nurl = "{db_url}"\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {sink.port}\nsecurity = "none"\ntimeout = 5\n'
-        # The broadcast is one agent's answer to 500 tickets: no hourly budget is hit.
-        "[outbox]\nper_address_per_hour = 1000\n[problems]\nalert_after = 0\n"
-        '[[tiers]]\nname = "L1"\nagents = ["bob@example.com"]\n'
-        f'[[mailboxes]]\nname = "support"\nhost = "{dovecot.host}"\nport = {dovecot.imap_port}\n'
-        f'security = "none"\nusername = "{account.username}"\npassword = "{account.password}"\n'
-        "poll_interval = 1\n"
-    )
-    (folder / "rules").mkdir(exist_ok=True)
-    shutil.copytree(starter_dir("templates"), folder / "templates", dirs_exist_ok=True)
-    engine = make_engine(db_url)
-    upgrade(engine)
-    engine.dispose()
-    return config
 
 
 def customer(n: int) -> bytes:
@@ -70,7 +48,17 @@ def agent(n: int, body: str, msgid: str) -> bytes:
 def test_a_broadcast_survives_kill_9_once_each(
     tmp_path: Path, postgres_url: str, dovecot: Dovecot, imap_account: Account, smtp_sink: Sink
 ) -> None:
-    config = desk(tmp_path, postgres_url, dovecot, imap_account, smtp_sink)
+    # The broadcast is one agent's answer to 500 tickets: no hourly budget is hit.
+    extra = "[outbox]\nper_address_per_hour = 1000\n[problems]\nalert_after = 0\n"
+    config = imap_desk(
+        tmp_path,
+        postgres_url,
+        dovecot,
+        imap_account,
+        smtp_sink,
+        extra=extra,
+        box="poll_interval = 1\n",
+    )
     engine = make_engine(postgres_url)
     try:
         intake = Intake(load_settings(config), session_factory(engine))

@@ -68,10 +68,11 @@ def imap_desk(
     *,
     tiers: str = '[[tiers]]\nname = "L1"\nagents = ["bob@example.com"]\n',
     extra: str = "",
+    box: str = "",
 ) -> Path:
     """A desk folder for `maildesk run` on a Dovecot mailbox and the sink as its relay:
-    config (``tiers`` and ``extra`` TOML added), empty rules, the shipped templates, the
-    schema; returns the config's path."""
+    config (``extra`` right after [smtp], then ``tiers``; ``box`` ends the mailbox),
+    empty rules, the shipped templates and the schema; returns the config's path."""
     config = folder / "maildesk.toml"
     config.write_text(
         f'[helpdesk]\naddress = "support@example.com"\nname = "Example Support"\n'
@@ -80,7 +81,7 @@ def imap_desk(
         f"{extra}{tiers}"
         f'[[mailboxes]]\nname = "support"\nhost = "{dovecot.host}"\n'
         f'port = {dovecot.imap_port}\nsecurity = "none"\n'
-        f'username = "{account.username}"\npassword = "{account.password}"\n'
+        f'username = "{account.username}"\npassword = "{account.password}"\n{box}'
     )
     (folder / "rules").mkdir(exist_ok=True)
     shutil.copytree(starter_dir("templates"), folder / "templates", dirs_exist_ok=True)
