@@ -44,23 +44,77 @@ _SKIP = {"script", "style", "head", "title", "template", "noscript"}
 
 _SCHEMES = {*nh3.ALLOWED_URL_SCHEMES, "cid"}
 
+# What a mail's formatting may keep: an agent's colours and fonts, a customer's
+# table. Nothing that positions, hides or loads: no url(), no display, no position.
+STYLE_PROPERTIES = frozenset(
+    {
+        "color",
+        "background-color",
+        "font-family",
+        "font-size",
+        "font-weight",
+        "font-style",
+        "font-variant",
+        "text-decoration",
+        "text-align",
+        "text-indent",
+        "text-transform",
+        "line-height",
+        "letter-spacing",
+        "vertical-align",
+        "white-space",
+        "direction",
+        "list-style-type",
+        "border-collapse",
+        "border-spacing",
+        "width",
+        "max-width",
+        "min-width",
+        "height",
+        *(
+            f"{box}{side}"
+            for box in ("margin", "padding", "border")
+            for side in ("", "-top", "-right", "-bottom", "-left")
+        ),
+        *(f"border-{part}" for part in ("color", "style", "width", "radius")),
+    }
+)
+_ATTRIBUTES = {tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
+# class, id and blockquote type: where a client marks its quoted history
+# (gmail_quote, divRplyFwdMsg, type="cite"); htmlreply.py cuts there.
+_ATTRIBUTES["*"] = {"class", "id", "style", "dir", "lang"}
+_ATTRIBUTES["blockquote"] = {*_ATTRIBUTES.get("blockquote", set()), "type"}
+_ATTRIBUTES["td"] = {*_ATTRIBUTES["td"], "valign", "width", "bgcolor"}
+_ATTRIBUTES["table"] = {*_ATTRIBUTES["table"], "width", "cellpadding", "cellspacing", "border"}
+_ATTRIBUTES["font"] = {"color", "face", "size"}
+_TAGS = {*nh3.ALLOWED_TAGS, "font"}
+_NO_CONTENT = {"script", "style", "title", "template", "noscript"}
+_UNSAFE_STYLE = ("url(", "expression(", "@import", "\\", "javascript:")
+
 
 def _no_remote_images(tag: str, attribute: str, value: str) -> str | None:
     """An image is kept only when it is part of the mail (cid:): a remote one is a
-    tracking pixel that tells the sender when an agent opened the ticket."""
+    tracking pixel that tells the sender when an agent opened the ticket. A style
+    that could load or run anything goes whole."""
     if attribute == "src" and not value.strip().lower().startswith("cid:"):
+        return None
+    if attribute == "style" and any(bad in value.lower() for bad in _UNSAFE_STYLE):
         return None
     return value
 
 
 def sanitize_html(html: str) -> str:
-    """Keep formatting and links; drop scripts, styles, event handlers and anything
-    that loads from elsewhere (remote images)."""
+    """Keep formatting, links and the clients' quote marks; drop scripts, styles,
+    event handlers and anything that loads from elsewhere (remote images)."""
     return nh3.clean(
         html,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        clean_content_tags=_NO_CONTENT,
         link_rel="noopener noreferrer nofollow",
         url_schemes=_SCHEMES,
         attribute_filter=_no_remote_images,
+        filter_style_properties=STYLE_PROPERTIES,
     )
 
 

@@ -217,6 +217,8 @@ class Outgoing:
     references: tuple[str, ...] = ()
     automatic: bool = True  # Auto-Submitted: auto-replied and our X-Loop
     attachments: tuple[tuple[str, str, bytes], ...] = ()  # (file name, content type, bytes)
+    # Images the HTML shows (src="cid:..."): (Content-ID, file name, content type, bytes).
+    inline: tuple[tuple[str, str, str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,7 @@ class Letter:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     attachments: tuple[tuple[str, str, bytes], ...] = ()
+    inline: tuple[tuple[str, str, str, bytes], ...] = ()  # as Outgoing.inline
 
 
 @dataclass(frozen=True)

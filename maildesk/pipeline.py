@@ -68,7 +68,8 @@ def handle(
         bounced = store_bounce(session, mail, verdict, source, now)
         return bounced or quarantined(session, mail, source, NOT_OURS, now)
     sender = sender_of(desk, mail, verdict, forced)
-    visible = visible_text(mail.text)
+    keep = sender.agent and desk.settings.outbox.agent_signatures == "keep"
+    visible = visible_text(mail.text, signatures=not keep)
     body_hash = text_hash(visible)
     repeat = None if sender.agent else repeated(desk, session, body_hash, now)
     if repeat is not None:

@@ -16,10 +16,15 @@ from typing import Any
 
 from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from maildesk.errors import Problem, UserError
+from maildesk.outbox.htmlbody import text_to_html, with_slots
+from maildesk.samples import sample_context
 
 TEMPLATE_SUFFIXES = (".txt", ".html")
+# The HTML around every mail's text (outbox/htmlbody.py); a desk without one uses ours.
+LAYOUT = "layout.html"
 
 
 def template_files(folder: Path) -> list[Path]:
@@ -135,16 +140,20 @@ def render_event(
     event: str,
     wanted: Sequence[str | None],
     context: Mapping[str, Any],
+    *,
+    layout: bool = False,
 ) -> Rendered:
-    """Render EVENT.LANG.txt (and .html if present). The text's first line may be
-    "Subject: ..."; the subject is made one line whatever the values contain."""
+    """Render EVENT.LANG.txt, and its HTML: EVENT.LANG.html if the desk has one, else
+    (with ``layout``) the same text made HTML inside layout.html. The text's first
+    line may be "Subject: ..."; the subject is made one line whatever the values
+    contain."""
     language = _language_in(templates, event, wanted)
     if language is None and event in SHIPPED_EVENTS:
         from maildesk.starter import starter_dir
 
         shipped = _shipped_templates(starter_dir("templates"))
         if shipped.folder != templates.folder and _language_in(shipped, event, wanted):
-            return render_event(shipped, event, wanted, context)
+            return render_event(shipped, event, wanted, context, layout=layout)
     if language is None:
         raise UserError(
             [
@@ -154,135 +163,47 @@ def render_event(
                 )
             ]
         )
-    text = templates.env.get_template(f"{event}.{language}.txt").render(**context)
-    subject = ""
-    first, _, rest = text.partition("\n")
-    if first.lower().startswith("subject:"):
-        subject, text = first.split(":", 1)[1].strip(), rest.lstrip("\n")
+    name = f"{event}.{language}.txt"
+    subject, text = _subject_and_text(templates.env.get_template(name).render(**context))
     html = None
     if templates.has(f"{event}.{language}.html"):
         html = templates.env.get_template(f"{event}.{language}.html").render(**context)
-    return Rendered(" ".join(subject.split()), text, html, language)
+    elif layout:
+        values, fragments = with_slots(context)
+        source = text
+        if fragments:
+            _, source = _subject_and_text(templates.env.get_template(name).render(**values))
+            fragments = {t: f for t, f in fragments.items() if t in source}
+            rest = source
+            for token in fragments:
+                rest = rest.replace(token, "")
+            if "\ue002" in rest or "\ue003" in rest:
+                source, fragments = text, {}  # a filter took a slot apart: text only
+        html = _layout(templates).render(
+            body=Markup(text_to_html(source, fragments)),
+            subject=subject,
+            language=language,
+            helpdesk=context.get("helpdesk", {}),
+            ticket=context.get("ticket"),
+            buttons=context.get("buttons", []),
+        )
+    return Rendered(subject, text, html, language)
 
 
-def sample_context() -> dict[str, Any]:
-    """Values shaped like the real ones, to try every template in `maildesk check`."""
-    return {
-        "helpdesk": {"name": "Example Support", "address": "support@example.com"},
-        "ticket": {
-            "id": 1042,
-            "token": "[#1042]",
-            "subject": "Printer on fire",
-            "status": "new",
-            "status_name": "new",
-            "priority": "normal",
-            "tier": "L1",
-            "tags": ["printer"],
-            "assignee": None,
-            "language": "en",
-            "quiet": None,
-        },
-        "customer": {
-            "name": "Alice Example",
-            "address": "alice@example.org",
-            "organization": None,
-            "category": None,
-        },
-        "message": {
-            "visible_text": "The printer is on fire.",
-            "subject": "Printer on fire",
-            "from": "alice@example.org",
-            "attachments": [],
-        },
-        "sla": {
-            "policy": "normal",
-            "first_response": "2 hours",
-            "resolution": "4 hours",
-            "first_response_within": "within 2 hours",
-            "resolution_within": "within 4 hours",
-        },
-        "articles": [
-            {"title": "Reset a forgotten password", "url": "https://help.example.com/reset"}
-        ],
-        "agent": {"name": "Bob Agent", "address": "bob@example.com"},
-        "reply": {
-            "text": "Please restart the printer.",
-            "problems": ["#stauts: unknown command"],
-            "help": "Commands: ...",
-        },
-        "timer": {
-            "target": "first_response",
-            "target_name": "first response",
-            "kind": "reminder",
-            "percent": 75,
-            "due": "Mon 23 Nov 2026 11:00 CET",
-            "left": "30 minutes",
-            "overdue": "",
-        },
-        "survey": {"score": 2, "comment": "It took three days."},
-        "waiting": {"closes": "Thu 26 Nov 2026 09:00 CET"},
-        "merged": {"id": 1043, "token": "[#1043]", "subject": "Printer still on fire"},
-        "problem": {
-            "id": 1040,
-            "token": "[#1040]",
-            "subject": "Printers on floor 3 down",
-            "tickets": [{"token": "[#1042]", "subject": "Printer on fire", "status": "new"}],
-            "within": "1h",
-            "command": "#problem 1043 1044",
-        },
-        "tickets": [
-            {
-                "token": "[#1042]",
-                "subject": "Printer on fire",
-                "status": "open",
-                "tier": "L1",
-                "due": "Mon 23 Nov 2026 11:00 CET",
-            }
-        ],
-        "alert": {
-            "why": "20 mails about ticket #1042 this hour already",
-            "per_ticket": 20,
-            "per_address": 10,
-            "same_text": 5,
-        },
-        "held": {
-            "id": 7,
-            "sender": "mallory@elsewhere.example",
-            "sender_name": "Mallory",
-            "subject": "Re: [#1042] Printer on fire",
-            "reason": "ticket #1042, but mallory@elsewhere.example is not on ticket #1042",
-            "text": "Send me the invoice too.",
-            "attachments": [],
-        },
-        "escalation": {
-            "from_tier": "L1",
-            "to_tier": "L2",
-            "from_priority": "normal",
-            "to_priority": "high",
-            "breached": ["first response"],
-        },
-        "digest": {
-            "tier": "L1",
-            "description": "Basic",
-            "day": "2026-11-23",
-            "open": [_SAMPLE_LINE],
-            "at_risk": [_SAMPLE_LINE],
-            "breached": [],
-        },
-    }
+def _subject_and_text(rendered: str) -> tuple[str, str]:
+    subject, text = "", rendered
+    first, _, rest = rendered.partition("\n")
+    if first.lower().startswith("subject:"):
+        subject, text = first.split(":", 1)[1].strip(), rest.lstrip("\n")
+    return " ".join(subject.split()), text
 
 
-_SAMPLE_LINE = {
-    "id": 1042,
-    "token": "[#1042]",
-    "subject": "Printer on fire",
-    "status": "open",
-    "priority": "normal",
-    "assignee": None,
-    "age": "3 hours",
-    "due": "Mon 23 Nov 2026 11:00 CET",
-    "overdue": "",
-}
+def _layout(templates: TemplateSet) -> Any:
+    if templates.has(LAYOUT):
+        return templates.env.get_template(LAYOUT)
+    from maildesk.starter import starter_dir
+
+    return _shipped_templates(starter_dir("templates")).env.get_template(LAYOUT)
 
 
 # Events added after desks were made: a desk's folder without them uses the shipped ones
@@ -342,6 +263,8 @@ def stray_templates(templates: TemplateSet, used: Sequence[str] = ()) -> list[Pr
     found = []
     for name in sorted({*templates.sources, *templates.unreadable}):
         path = templates.folder / name
+        if name == LAYOUT:
+            continue
         if name.startswith("macros/"):
             match = _NAME.fullmatch(name.removeprefix("macros/"))
             if match is None:

@@ -93,29 +93,49 @@ _DEVICE_SIGNATURE = re.compile(
 )
 
 
-def visible_text(text: str) -> str:
-    """The reply's own words; "" when the message adds nothing to what it quotes."""
+def visible_text(text: str, *, signatures: bool = True) -> str:
+    """The reply's own words; "" when the message adds nothing to what it quotes.
+    ``signatures``: cut the signature too (``[outbox] agent_signatures = "keep"``
+    keeps an agent's)."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").removeprefix("\ufeff").split("\n")
-    kept = _strip_signatures(_drop_quotes(lines))
+    own = _drop_quotes(lines)
+    kept = _strip_signatures(own) if signatures else own
     result = "\n".join(kept).strip("\n")
     # Only quoted text (a quote-only reply): nothing new. Callers show the full text then.
     return result.rstrip() + "\n" if result.strip() else ""
 
 
+def history_start(lines: list[str], *, signatures: bool = True) -> int:
+    """Where the reply's own lines end: the index of the first line after the last one
+    ``visible_text`` keeps (quoted history, a trailing quote, with ``signatures`` the
+    signature); 0 when it keeps none. htmlreply.py cuts an HTML reply there."""
+    kept = _kept(lines)
+    own = [lines[i] for i in kept]
+    count = len(_strip_signatures(own)) if signatures else len(own)
+    return kept[count - 1] + 1 if count else 0
+
+
 def _drop_quotes(lines: list[str]) -> list[str]:
-    kept: list[str] = []
+    return [lines[i] for i in _kept(lines)]
+
+
+def _kept(lines: list[str]) -> list[int]:
+    """The indices of the lines that are the reply's own, up to where history begins."""
+    kept: list[int] = []
     index = 0
     while index < len(lines):
         line = lines[index]
         if len(line) > _MAX_LINE:
-            kept.append(line)
+            kept.append(index)
             index += 1
             continue
         if _header_block(lines, index):
             # "====" or "Message du : …" just above the From: line belong to the block.
-            while kept and (_HEADERISH.match(kept[-1]) or _OTHER_LINE.match(kept[-1])):
+            while kept and (
+                _HEADERISH.match(lines[kept[-1]]) or _OTHER_LINE.match(lines[kept[-1]])
+            ):
                 kept.pop()
-                kept = _trim_trailing_blank(kept)
+                kept = _trim_blank_indices(lines, kept)
             break
         if _SEPARATOR.match(line) or _rule_then_header(lines, index):
             break
@@ -134,9 +154,15 @@ def _drop_quotes(lines: list[str]) -> list[str]:
             while index < len(lines) and _wrapped_tail(lines, index):
                 index += 1
             continue
-        kept.append(line)
+        kept.append(index)
         index += 1
-    return _trim_trailing_blank(kept)
+    return _trim_blank_indices(lines, kept)
+
+
+def _trim_blank_indices(lines: list[str], kept: list[int]) -> list[int]:
+    while kept and not lines[kept[-1]].strip():
+        kept = kept[:-1]
+    return kept
 
 
 def _wrapped_tail(lines: list[str], index: int) -> bool:

@@ -19,6 +19,7 @@ from maildesk.store.models import Event, Message, OutboxMessage, Ticket
 from tests.support.agent import agent_reply
 from tests.support.mailout import settings_for
 from tests.support.pipeline import T0, mail
+from tests.support.sinkdesk import imap_daemon
 from tests.support.smtpsink import Sink
 
 TIERS = frozenset({"L1", "L2"})
@@ -97,7 +98,7 @@ def test_agent_reply_reaches_the_customer_without_history(
     assert relayed["Subject"] == f"Re: [#{n}] Printer on fire"
     assert relayed["In-Reply-To"] == "<m1@example.org>"
     assert relayed["Auto-Submitted"] is None
-    text = relayed.get_content()
+    text = relayed.get_body(("plain",)).get_content()
     assert text.startswith("Please restart the printer, that fixes it.")
     assert "It burns" not in text and "Original Message" not in text and "wrote:" not in text
     assert "bob@example.com" not in relayed.as_string()
@@ -123,7 +124,7 @@ def test_status_resolved_sends_the_notice(desk, smtp_sink: Sink, engine: Engine)
     to_alice = [parsed(m.data) for m in smtp_sink.messages if m.rcpt_tos == ["alice@example.org"]]
     assert len(to_alice) == 2
     notice = next(m for m in to_alice if "(resolved)" in m["Subject"])
-    assert "is now resolved" in notice.get_content()
+    assert "is now resolved" in notice.get_body(("plain",)).get_content()
     with session_factory(engine)() as s:
         ticket = s.get(Ticket, n)
         assert ticket is not None and (ticket.status, ticket.assignee) == (
@@ -141,7 +142,7 @@ def test_bad_command_relays_nothing_and_tells_the_agent(
     sender.deliver_due()
     [error] = [parsed(m.data) for m in smtp_sink.messages]
     assert error["To"] == "bob@example.com"
-    text = error.get_content()
+    text = error.get_body(("plain",)).get_content()
     assert "#stauts resolved: unknown command" in text and "#assign me|ADDRESS" in text
     with session_factory(engine)() as s:
         ticket = s.get(Ticket, n)
@@ -165,7 +166,7 @@ def test_customer_reply_goes_to_the_assignee_or_the_tier(
     sender.deliver_due()
     [note] = [m for m in smtp_sink.messages]
     assert note.rcpt_tos == ["bob@example.com", "carol@example.com"]
-    assert "Still burning." in parsed(note.data).get_content()
+    assert "Still burning." in parsed(note.data).get_body(("plain",)).get_content()
     smtp_sink.messages.clear()
     pipeline.ingest(
         agent_reply(n, "thunderbird", "#assign carol@example.com\n", msgid="<bob2@example.com>"),
@@ -189,7 +190,7 @@ def test_agent_copy_goes_to_the_other_watchers(desk, smtp_sink: Sink) -> None:  
     pipeline.ingest(agent_reply(n, "thunderbird"), "test")
     sender.deliver_due()
     [copy] = [m for m in smtp_sink.messages if m.rcpt_tos == ["carol@example.com"]]
-    text = parsed(copy.data).get_content()
+    text = parsed(copy.data).get_body(("plain",)).get_content()
     assert "Bob Agent answered" in text and "Please restart the printer" in text
 
 
@@ -250,31 +251,11 @@ def test_the_whole_conversation_through_dovecot_and_smtp(
     """Customer mail -> acknowledgement -> agent notification -> agent reply (Thunderbird and
     Outlook style) -> only the new text reaches the customer -> #note reaches nobody ->
     #status resolved sends the notice. Real Dovecot in, real SMTP out."""
-    from maildesk.daemon import Daemon
-
     base = settings_for(
         tmp_path, db_url, {"host": "127.0.0.1", "port": smtp_sink.port, "security": "none"}
     )
-    data = base.model_dump()
-    data["tiers"][0]["agents"] = ["bob@example.com"]
-    data["mailboxes"] = [
-        {
-            "name": "support",
-            "host": "127.0.0.1",
-            "port": dovecot.imap_port,
-            "security": "none",
-            "username": imap_account.username,
-            "password": imap_account.password,
-        }
-    ]
-    settings = type(base).model_validate(data)
-    daemon = Daemon(settings, Intake(settings, session_factory(engine)))
-
-    def deliver(raw: bytes) -> None:
-        client = dovecot.client(imap_account)
-        client.append("INBOX", raw)
-        client.logout()
-        assert daemon.run_once() == 1
+    tier = base.tiers[0].model_copy(update={"agents": ("bob@example.com",)})
+    deliver = imap_daemon(base.model_copy(update={"tiers": (tier,)}), engine, dovecot, imap_account)
 
     def taken(to: str) -> list[email.message.EmailMessage]:
         found = [parsed(m.data) for m in smtp_sink.messages if m.rcpt_tos == [to]]
@@ -286,7 +267,10 @@ def test_the_whole_conversation_through_dovecot_and_smtp(
     token = ack["Subject"].split()[0]
     n = int(token.strip("[#]"))
     [notification] = taken("bob@example.com")
-    assert token in notification["Subject"] and "It burns." in notification.get_content()
+    assert (
+        token in notification["Subject"]
+        and "It burns." in notification.get_body(("plain",)).get_content()
+    )
 
     for style, msgid in (("thunderbird", "<r1@example.com>"), ("outlook", "<r2@example.com>")):
         raw = agent_reply(n, style, msgid=msgid).replace(
@@ -294,7 +278,7 @@ def test_the_whole_conversation_through_dovecot_and_smtp(
         )
         deliver(raw)
         [relayed] = taken("alice@example.org")
-        text = relayed.get_content()
+        text = relayed.get_body(("plain",)).get_content()
         assert text.startswith("Please restart the printer") and "It burns" not in text
         assert relayed["From"] == "Bob Agent via Example Support <support@example.com>"
         assert relayed["In-Reply-To"] == "<m1@example.org>"

@@ -46,7 +46,7 @@ def test_a_leaked_message_id_reaches_nobody(tmp_path: Path, smtp_sink: Sink) -> 
         )
         send(port, leak, MALLORY)
         notice = arrives(smtp_sink, AGENT, lambda m: "Held:" in str(m["Subject"]))
-        assert f"#admit {MALLORY}" in notice.get_content()
+        assert f"#admit {MALLORY}" in notice.get_body(("plain",)).get_content()
         # The agent answers the customer; the answer must reach Alice alone.
         answer = mail(
             AGENT,
@@ -56,7 +56,9 @@ def test_a_leaked_message_id_reaches_nobody(tmp_path: Path, smtp_sink: Sink) -> 
             name="Agent Smith",
         )
         send(port, answer, AGENT)
-        arrives(smtp_sink, ALICE, lambda m: "renewed until 2027" in m.get_content())
+        arrives(
+            smtp_sink, ALICE, lambda m: "renewed until 2027" in m.get_body(("plain",)).get_content()
+        )
         # The customer's own Message-ID leaks just the same.
         again = leak.replace(b"<m1@evil>", b"<m2@evil>").replace(
             str(ack["Message-ID"]).encode(), b"<a1@c>"
@@ -113,7 +115,7 @@ def test_a_forged_agent_changes_nothing(tmp_path: Path, smtp_sink: Sink) -> None
         )
         send(port, forged, AGENT)
         report = arrives(smtp_sink, LEAD, lambda m: "not believed" in str(m["Subject"]))
-        assert "quarantine admit" in report.get_content()
+        assert "quarantine admit" in report.get_body(("plain",)).get_content()
         real = mail(
             AGENT,
             f"Re: [#{n}] Printer on fire",
@@ -122,8 +124,8 @@ def test_a_forged_agent_changes_nothing(tmp_path: Path, smtp_sink: Sink) -> None
             headers="Authentication-Results: mx.example.com; dkim=pass header.d=example.com\r\n",
         )
         send(port, real, AGENT)
-        arrives(smtp_sink, ALICE, lambda m: "unplug" in m.get_content())
-    texts = [m.get_content() for m in to(smtp_sink, ALICE)]
+        arrives(smtp_sink, ALICE, lambda m: "unplug" in m.get_body(("plain",)).get_content())
+    texts = [m.get_body(("plain",)).get_content() for m in to(smtp_sink, ALICE)]
     assert not any("password" in t for t in texts) and len(texts) == 2  # ack and real answer
     shown = cli_json(config, "tickets", "show", str(n))
     assert (shown["status"], shown["assignee"]) == ("open", None)  # type: ignore[index, call-overload]
@@ -155,7 +157,9 @@ def test_a_leaked_message_id_over_imap(
     deliver(mail(MALLORY, "Re: x", "Me too.", "<m1@evil>", f"In-Reply-To: {ack['Message-ID']}\r\n"))
     n = ticket_of(ack)
     deliver(mail(AGENT, f"Re: [#{n}] Contract", "Renewed.", "<g1@example.com>"))
-    assert [m.get_content().strip() for m in to(smtp_sink, ALICE)][-1].startswith("Renewed.")
+    assert [m.get_body(("plain",)).get_content().strip() for m in to(smtp_sink, ALICE)][
+        -1
+    ].startswith("Renewed.")
     assert MALLORY not in everyone(smtp_sink)
 
 
@@ -171,6 +175,10 @@ def test_a_russian_customer_reads_russian(tmp_path: Path, smtp_sink: Sink) -> No
         send(
             port, mail(AGENT, f"Re: [#{n}] Не работает принтер", answer, "<ru2@example.com>"), AGENT
         )
-        status = arrives(smtp_sink, ALICE, lambda m: "решён" in m.get_content())
-    assert "Мы ответим в течение 2 часов." in ack.get_content()
-    assert "resolved" not in status.get_content() and "(решён)" in str(status["Subject"])
+        status = arrives(
+            smtp_sink, ALICE, lambda m: "решён" in m.get_body(("plain",)).get_content()
+        )
+    assert "Мы ответим в течение 2 часов." in ack.get_body(("plain",)).get_content()
+    assert "resolved" not in status.get_body(("plain",)).get_content() and "(решён)" in str(
+        status["Subject"]
+    )

@@ -43,7 +43,7 @@ def test_a_macro_answers_with_the_tickets_values_and_its_commands(desk: Desk) ->
     n = ticket(desk)
     desk.send(agent(n, "#macro restart\n", "<b1@x>", "Sorry for the trouble."))
     [answer] = desk.to("alice@example.org")
-    text = answer.get_content()
+    text = answer.get_body(("plain",)).get_content()
     assert text.startswith("Sorry for the trouble.")  # the agent's own text first
     assert "Hello Alice," in text and "please restart the device" in text
     assert "Bob Agent" in text  # {{ agent.name }}
@@ -59,14 +59,14 @@ def test_a_russian_ticket_gets_the_russian_macro(desk: Desk) -> None:
         s.get(Ticket, n).language = "ru"  # type: ignore[union-attr]
     desk.send(agent(n, "#macro restart\n", "<b1@x>"))
     [answer] = desk.to("alice@example.org")
-    assert "перезагрузите устройство" in answer.get_content()
+    assert "перезагрузите устройство" in answer.get_body(("plain",)).get_content()
 
 
 def test_kb_inserts_the_article(desk: Desk) -> None:
     n = ticket(desk)
     desk.send(agent(n, "#kb printer\n", "<b1@x>"))
     [answer] = desk.to("alice@example.org")
-    text = answer.get_content()
+    text = answer.get_body(("plain",)).get_content()
     assert "Add a network printer" in text and "https://help.example.com/en/printer" in text
 
 
@@ -83,7 +83,7 @@ def test_a_wrong_macro_sends_nothing_and_says_why(desk: Desk, line: str, problem
     n = ticket(desk)
     desk.send(agent(n, f"{line}\n", "<b1@x>", "Text."))
     [error] = desk.to("bob@example.com", "not sent")
-    assert problem in error.get_content()
+    assert problem in error.get_body(("plain",)).get_content()
     assert desk.to("alice@example.org") == []
 
 

@@ -53,10 +53,10 @@ def test_acknowledgement_and_notification_arrive_once(
     assert ack["In-Reply-To"] == "<m1@example.org>" and "<m1@example.org>" in ack["References"]
     assert ack["Auto-Submitted"] == "auto-replied" and ack["X-Loop"] == "support@example.com"
     assert ack["Message-ID"].endswith("@example.com>")
-    body = ack.get_content()
+    body = ack.get_body(("plain",)).get_content()
     assert "Hello Alice Example" in body and token in body and "within 2 hours" in body
     note = by_rcpt[("agent1@example.com", "agent2@example.com")]
-    assert token in note["Subject"] and "It burns." in note.get_content()
+    assert token in note["Subject"] and "It burns." in note.get_body(("plain",)).get_content()
     # The customer's reply to the acknowledgement threads back into the ticket.
     reply = mail(
         "Re: Printer on fire",

@@ -85,7 +85,10 @@ def test_merge_folds_the_later_ticket_into_the_earlier(desk: Desk, engine: Engin
     [notice] = desk.to("alice@example.org")
     assert f"[#{first}]" in str(notice["Subject"]) and f"[#{again}]" not in str(notice["Subject"])
     assert notice["In-Reply-To"] == "<a2@example.org>"
-    assert f"[#{again}]" in notice.get_content() and "joined the two" in notice.get_content()
+    assert (
+        f"[#{again}]" in notice.get_body(("plain",)).get_content()
+        and "joined the two" in notice.get_body(("plain",)).get_content()
+    )
     assert desk.to("carol@example.org") == []  # told once: the customer, not every Cc
 
 
@@ -141,7 +144,11 @@ def test_later_mail_to_either_token_lands_in_the_survivor(desk: Desk) -> None:
 def test_a_merge_with_text_answers_first(desk: Desk) -> None:
     first, again = two_tickets(desk)
     desk.send(agent(again, f"#merge {first}\n", "<bob1@example.com>", "We are on it."))
-    relayed = [m for m in desk.to("alice@example.org") if "We are on it." in m.get_content()]
+    relayed = [
+        m
+        for m in desk.to("alice@example.org")
+        if "We are on it." in m.get_body(("plain",)).get_content()
+    ]
     assert len(relayed) == 1 and len(desk.to("alice@example.org")) == 2  # answer, notice
 
 
@@ -164,7 +171,7 @@ def test_a_wrong_merge_changes_nothing_and_says_why(desk: Desk, target: str, pro
     desk.sink.messages.clear()
     desk.send(agent(again, f"#merge {number}\n", "<bob1@example.com>", "Text."))
     [error] = desk.to("bob@example.com", "not")
-    assert problem.format(first=first, again=again) in error.get_content()
+    assert problem.format(first=first, again=again) in error.get_body(("plain",)).get_content()
     assert desk.to("alice@example.org") == []  # no answer relayed, no notice
     with desk.sessions() as s:
         ticket = s.get(Ticket, again)

@@ -51,7 +51,7 @@ def test_problem_links_and_broadcast(desk: Desk) -> None:
     desk.send(agent(problem, "#broadcast\n", "<b3@x>", "A fix is on its way."))
     for n, number in enumerate([problem, *incidents]):
         [got] = desk.to(f"c{n}@example.org")
-        assert "A fix is on its way." in got.get_content()
+        assert "A fix is on its way." in got.get_body(("plain",)).get_content()
         assert f"[#{number}]" in str(got["Subject"])  # in the customer's own ticket
         assert got["In-Reply-To"] == f"<c{n}@x>"
     with desk.sessions() as s:
@@ -82,7 +82,7 @@ def test_resolving_the_problem_resolves_its_open_incidents(desk: Desk) -> None:
         assert still is not None and still.status == "closed"  # closed stays closed
     for n in (1, 2):
         [notice] = desk.to(f"c{n}@example.org")
-        assert "solved now" in notice.get_content()
+        assert "solved now" in notice.get_body(("plain",)).get_content()
     assert desk.to("c3@example.org") == []
 
 
@@ -106,7 +106,7 @@ def test_a_wrong_problem_command_changes_nothing_and_says_why(
     line = line.format(self=mine, incident=incident)
     desk.send(agent(mine, f"{line}\n", "<b2@x>", "Some text."))
     [error] = desk.to("bob@example.com", "not sent")
-    assert problem.format(self=mine) in error.get_content()
+    assert problem.format(self=mine) in error.get_body(("plain",)).get_content()
     assert desk.to("c2@example.org") == []
     with desk.sessions() as s:
         ticket = s.get(Ticket, mine)
@@ -137,7 +137,7 @@ def test_many_tickets_about_one_thing_propose_a_problem_once(
         numbers.append(desk.send(raw))
     desk.send(mail("VPN down", sender="v@example.org", msgid="<v@x>"))
     [alert] = desk.to("lead@example.com")
-    text = alert.get_content()
+    text = alert.get_body(("plain",)).get_content()
     assert f"[#{numbers[0]}]" in str(alert["Subject"])
     command = "#problem " + " ".join(str(n) for n in numbers[1:5])
     assert command in text and f"[#{numbers[5]}]" not in text

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import struct
 import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -15,8 +13,8 @@ import pytest
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Customer, Survey, Ticket
 from maildesk.store.schema import upgrade
+from tests.support.browser import chromium, png_size
 from tests.support.desks import Run
-from tests.support.need import missing
 
 CONFIG = """
 [helpdesk]
@@ -175,20 +173,6 @@ def test_report_usage_errors(write_desk: Callable[..., Path], run: Run) -> None:
         "-c", str(config), "report", "--since", "2026-11-16", "--until", "2026-11-01", "--json"
     )
     assert code == 2 and "--until: 2026-11-01 is before --since 2026-11-16" in err
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        missing("Chromium", "install Debian's chromium (apt-get install chromium)")
-    return found
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    header = path.read_bytes()[:24]
-    assert header[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", header[16:24])
-    return int(width), int(height)
 
 
 def test_report_renders_in_headless_chromium(

@@ -49,7 +49,7 @@ def test_status_lists_the_senders_open_tickets(desk: Desk) -> None:
     assert "2 open ticket(s) listed" in outcome.detail
     assert tickets(desk) == 3  # no new ticket
     [answer] = desk.to("alice@example.org")
-    text = answer.get_content()
+    text = answer.get_body(("plain",)).get_content()
     assert f"[#{first}] Printer on fire" in text and f"[#{second}] VPN down" in text
     assert "Other person" not in text  # only the sender's own tickets
     assert "next answer by" in text
@@ -107,7 +107,7 @@ def test_russian_gets_the_russian_list(desk: Desk) -> None:
     desk.intake.ingest(status("статус", "Какой статус моих заявок?"), "test")
     desk.sender.deliver_due()
     [answer] = desk.to("alice@example.org")
-    assert "Ваши открытые запросы" in answer.get_content()
+    assert "Ваши открытые запросы" in answer.get_body(("plain",)).get_content()
 
 
 def test_a_reply_with_a_token_is_no_status_request(desk: Desk) -> None:
@@ -169,4 +169,4 @@ def test_status_through_dovecot_and_a_daemon(
     assert maildesk(config, "run", "--once").wait(120) == 0
     assert maildesk(config, "run", "--once").wait(120) == 0
     answers = [parsed(m.data) for m in smtp_sink.messages if m.rcpt_tos == ["alice@example.org"]]
-    assert len(answers) == 1 and "Printer on fire" in answers[0].get_content()
+    assert len(answers) == 1 and "Printer on fire" in answers[0].get_body(("plain",)).get_content()

@@ -91,14 +91,17 @@ def test_ticket_work_through_imap_and_a_daemon(
     )
     once(MONDAY_10 + timedelta(minutes=5))
     [macro] = to("c1@example.org")
-    assert "please restart the device" in macro.get_content()
+    assert "please restart the device" in macro.get_body(("plain",)).get_content()
     smtp_sink.messages.clear()
     append(
         dovecot, imap_account, [agent("bob", first, "#broadcast\n\nThe VPN is back.", "<bob3@x>")]
     )
     once(MONDAY_10 + timedelta(minutes=10))
     for n in range(3):
-        assert ["The VPN is back." in m.get_content() for m in to(f"c{n}@example.org")] == [True]
+        assert [
+            "The VPN is back." in m.get_body(("plain",)).get_content()
+            for m in to(f"c{n}@example.org")
+        ] == [True]
     # The macro set the second ticket pending: two business days later it is closed.
     once(MONDAY_10 + timedelta(days=2, minutes=15))
     engine = make_engine(db_url)
@@ -113,4 +116,8 @@ def test_ticket_work_through_imap_and_a_daemon(
             assert sorted(linked) == [second, third]
     finally:
         engine.dispose()
-    assert [m for m in to("c1@example.org") if "marked it resolved" in m.get_content()]
+    assert [
+        m
+        for m in to("c1@example.org")
+        if "marked it resolved" in m.get_body(("plain",)).get_content()
+    ]

@@ -79,7 +79,7 @@ def test_a_leaked_message_id_does_not_let_a_stranger_in(engine: Engine, tmp_path
     [notice] = outbox(engine, "held_notice")
     assert notice.recipients == ["agent@example.com"]
     text = email.message_from_bytes(notice.raw, policy=email.policy.default)
-    assert "#admit mallory@evil.example" in text.get_content()  # type: ignore[attr-defined]
+    assert "#admit mallory@evil.example" in text.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
     p.ingest(agent_reply(n, "Please restart it.\n", "<agent-1@example.com>"), "test")
     [relay] = outbox(engine, "reply")
     assert relay.recipients == ["alice@example.org"]
@@ -209,7 +209,11 @@ def test_no_automatic_mail_to_a_suspicious_sender(
     assert outbox(engine, "acknowledgement") == []
     [told] = outbox(engine, "notification")
     assert told.recipients == ["agent@example.com"]
-    text = email.message_from_bytes(told.raw, policy=email.policy.default).get_content()  # type: ignore[attr-defined]
+    text = (
+        email.message_from_bytes(told.raw, policy=email.policy.default)
+        .get_body(("plain",))
+        .get_content()
+    )  # type: ignore[attr-defined]
     assert "No acknowledgement was sent: " in text and why in text
     with session_factory(engine).begin() as s:
         ticket = s.get(Ticket, out.ticket_id)
@@ -312,5 +316,9 @@ def test_customer_text_never_becomes_a_header_a_recipient_or_code(
     subject = str(email.message_from_bytes(ack.raw, policy=email.policy.default)["Subject"])
     assert "{{ 7*7 }}" in subject and "49" not in subject
     [note] = outbox(engine, "notification")
-    told = email.message_from_bytes(note.raw, policy=email.policy.default).get_content()  # type: ignore[attr-defined]
+    told = (
+        email.message_from_bytes(note.raw, policy=email.policy.default)
+        .get_body(("plain",))
+        .get_content()
+    )  # type: ignore[attr-defined]
     assert "{% for x in range(3) %}loop{% endfor %} {{ config }}" in told

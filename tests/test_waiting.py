@@ -69,8 +69,8 @@ def test_one_reminder_then_resolved_in_business_days(desk: Waiting) -> None:
     assert desk.at(datetime(2026, 11, 24, 9, 59, tzinfo=UTC)) == []
     assert desk.at(datetime(2026, 11, 24, 10, 0, tzinfo=UTC)) == ["reminder waiting"]
     [reminder] = desk.to("alice@example.org")
-    assert "not heard back" in reminder.get_content()
-    assert "Wed 25 Nov 2026 10:00" in reminder.get_content()
+    assert "not heard back" in reminder.get_body(("plain",)).get_content()
+    assert "Wed 25 Nov 2026 10:00" in reminder.get_body(("plain",)).get_content()
     assert desk.at(datetime(2026, 11, 24, 16, 0, tzinfo=UTC)) == []  # once
     assert desk.at(datetime(2026, 11, 25, 10, 0, tzinfo=UTC)) == ["closed waiting"]
     with desk.sessions() as s:
@@ -80,7 +80,11 @@ def test_one_reminder_then_resolved_in_business_days(desk: Waiting) -> None:
         assert (
             s.scalars(select(SlaTimer).where(SlaTimer.state.in_(("pending", "paused")))).all() == []
         )
-    closed = [m for m in desk.to("alice@example.org") if "marked it resolved" in m.get_content()]
+    closed = [
+        m
+        for m in desk.to("alice@example.org")
+        if "marked it resolved" in m.get_body(("plain",)).get_content()
+    ]
     assert len(closed) == 1
     # The customer writes after all: the ticket is open again.
     reply = desk.intake.ingest(
@@ -104,7 +108,11 @@ def test_a_reply_while_pending_stops_the_clock(desk: Waiting) -> None:
         assert ticket is not None and ticket.status == "open"
         kinds = s.scalars(select(Event.kind).where(Event.kind == "waiting_reminded")).all()
         assert kinds == []
-    assert [m for m in desk.to("alice@example.org") if "not heard back" in m.get_content()] == []
+    assert [
+        m
+        for m in desk.to("alice@example.org")
+        if "not heard back" in m.get_body(("plain",)).get_content()
+    ] == []
 
 
 def test_without_the_setting_a_pending_ticket_waits_for_ever(

@@ -193,6 +193,12 @@ class Outbox(Section):
     # The same new text from customers this many times within an hour is a robot:
     # stored, never answered automatically.
     same_text_per_hour: Annotated[int, Field(ge=2)] = 5
+    # Every mail as text and HTML (templates/layout.html around the text template);
+    # false: text only.
+    html: bool = True
+    # An agent's signature below a relayed reply: cut off ("strip", the reply is
+    # signed by the reply template), or relayed as the agent wrote it ("keep").
+    agent_signatures: Literal["strip", "keep"] = "strip"
 
 
 class Paths(Section):

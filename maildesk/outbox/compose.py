@@ -37,7 +37,8 @@ def compose(
     """Headers and a text (and HTML) body are written here; the email package builds
     only a body with attachments (its header registry cost more than all of the rest
     of an acknowledgement)."""
-    body = _with_attachments(mail) if mail.attachments else _text_body(mail.text, mail.html)
+    parts = mail.attachments or (mail.inline and mail.html)
+    body = _with_parts(mail) if parts else _text_body(mail.text, mail.html)
     headers = [
         ("From", formataddr((_text(mail.from_name), one_line(sender)), charset="utf-8")),
         ("To", _addresses(mail.to)),
@@ -80,17 +81,38 @@ def _addresses(addresses: tuple[str, ...]) -> str:
     return joined if len(joined) <= 70 else ",\r\n ".join(written)
 
 
-def _with_attachments(mail: Outgoing) -> bytes:
+def _with_parts(mail: Outgoing) -> bytes:
+    """multipart/mixed around the text and HTML (multipart/related with the images
+    the HTML shows), then the attachments."""
     body = EmailMessage(policy=SMTP)
-    body.set_content(mail.text, charset="utf-8")
+    body.set_content(mail.text, charset="utf-8", cte=_cte(mail.text))
     if mail.html:
-        body.add_alternative(mail.html, subtype="html", charset="utf-8")
+        body.add_alternative(mail.html, subtype="html", charset="utf-8", cte=_cte(mail.html))
+        html = next(p for p in body.iter_parts() if p.get_content_type() == "text/html")
+        assert isinstance(html, EmailMessage)
+        for cid, filename, content_type, content in mail.inline:
+            maintype, _, subtype = content_type.partition("/")
+            html.add_related(
+                content,
+                maintype=maintype,
+                subtype=subtype,
+                cid=f"<{one_line(cid)}>",
+                filename=_text(filename),
+                disposition="inline",
+            )
     for filename, content_type, content in mail.attachments:
         maintype, _, subtype = content_type.partition("/")
         if content_type == "message/rfc822" or not subtype:
             maintype, subtype = "application", "octet-stream"
         body.add_attachment(content, maintype=maintype, subtype=subtype, filename=_text(filename))
     return body.as_bytes()
+
+
+def _cte(content: str) -> str:
+    """Never 8bit (not every relay speaks 8BITMIME), as _text_part."""
+    lines = content.splitlines()
+    plain = content.isascii() and all(len(line) <= 998 for line in lines)
+    return "7bit" if plain else "quoted-printable"
 
 
 def _text_body(text: str, html: str | None) -> bytes:

@@ -7,7 +7,7 @@ from typing import Any
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
 from maildesk.mail import ParsedMail
-from maildesk.outbox.humanize import humanize, status_name, within
+from maildesk.outbox.humanize import humanize, size_text, status_name, within
 from maildesk.store.models import Message, Ticket
 from maildesk.thread import ticket_token
 
@@ -22,9 +22,12 @@ def ticket_values(
     """The values every ticket template sees; ``message`` is the mail that caused it."""
     customer = ticket.requester
     if mail is not None:
-        attachments = [p.filename for p in mail.parts if not p.inline]
+        kept = [(p.filename, p.size, p.content_type) for p in mail.parts if not p.inline]
     else:
-        attachments = [a.filename for a in (message.attachments if message else []) if not a.inline]
+        found = message.attachments if message else []
+        kept = [(a.filename, a.size, a.content_type) for a in found if not a.inline]
+    attachments = [name for name, _, _ in kept]
+    files = [{"name": n, "size": size_text(size), "type": t} for n, size, t in kept]
     policy = settings.sla_policy(ticket.sla_policy or "")
     first = parse_duration(policy.first_response) if policy and policy.first_response else None
     resolve = parse_duration(policy.resolution) if policy and policy.resolution else None
@@ -56,6 +59,8 @@ def ticket_values(
             "subject": message.subject if message else ticket.subject,
             "from": message.from_address if message else "",
             "attachments": attachments,
+            # The same with their sizes and types: [{"name", "size": "24 KB", "type"}].
+            "files": files,
         },
         "articles": [],  # knowledge-base suggestions: acknowledgements only
         "sla": {

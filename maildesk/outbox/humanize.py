@@ -64,3 +64,15 @@ def _plural(n: int, names: tuple[str, ...], language: str) -> str:
             return names[1]
         return names[2]
     return names[0] if n == 1 else names[1]
+
+
+def size_text(size: int) -> str:
+    """A file's size as people read it: 812 B, 24 KB, 3.1 MB (SI units, as mail
+    clients show them)."""
+    if size < 1000:
+        return f"{size} B"
+    for unit, scale in (("KB", 1e3), ("MB", 1e6), ("GB", 1e9)):
+        if size < scale * 1000 or unit == "GB":
+            value = size / scale
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    raise AssertionError("unreachable")

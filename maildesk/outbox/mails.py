@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from maildesk.config.model import Settings
+from maildesk.htmlreply import Shown, name_images, new_html, shown_images
 from maildesk.mail import Letter, ParsedMail, Route
 from maildesk.outbox.context import ticket_values
 from maildesk.outbox.writer import Writer
@@ -28,10 +29,13 @@ from maildesk.thread import ticket_token
 log = logging.getLogger("maildesk.mails")
 
 
-def _agent_reply(text: str, agent: str, message: Message) -> dict[str, Any]:
-    """Template values for an agent's answer (relayed, or copied to colleagues)."""
+def _agent_reply(
+    text: str, agent: str, message: Message, markup: str | None = None
+) -> dict[str, Any]:
+    """Template values for an agent's answer (relayed, or copied to colleagues);
+    ``markup``: the answer as the agent formatted it (htmlreply.py)."""
     return {
-        "reply": {"text": text, "problems": [], "help": ""},
+        "reply": {"text": text, "html": markup, "problems": [], "help": ""},
         "agent": {"name": agent, "address": message.from_address},
     }
 
@@ -136,6 +140,7 @@ class Mailer:
                 ),
                 now,
                 reply=False,
+                show=True,
             )
 
     def watchers(
@@ -171,6 +176,7 @@ class Mailer:
                 ),
                 now,
                 reply=False,
+                show=True,
             )
 
     def relay(
@@ -189,6 +195,9 @@ class Mailer:
         wanted = [ticket.language, self.settings.helpdesk.default_language, "en"]
         thread_id = last_customer.message_id if last_customer else None
         refs = (*(last_customer.references if last_customer else ()), thread_id)
+        markup, inline = self.html_of(mail, text)
+        shown = shown_images(mail.parts, inline)
+        text = name_images(text)
         self._queue(
             session,
             ticket,
@@ -199,7 +208,7 @@ class Mailer:
                 "reply",
                 tuple(customers),
                 tuple(wanted),
-                _agent_reply(text, agent, message),
+                _agent_reply(text, agent, message, markup),
                 automatic=False,
                 from_name=f"{agent} via {self.settings.helpdesk.name}"
                 if agent
@@ -208,9 +217,10 @@ class Mailer:
                 references=tuple(r for r in refs if r),
                 attachments=tuple(
                     (p.filename, p.content_type, p.content)
-                    for p in mail.parts
-                    if not p.inline and p.content is not None
+                    for i, p in enumerate(mail.parts)
+                    if not p.inline and p.content is not None and i not in shown
                 ),
+                inline=inline,
             ),
             now,
             reply=False,
@@ -232,6 +242,7 @@ class Mailer:
         if not to:
             return
         agent = mail.sender.name if mail.sender else ""
+        markup, inline = self.html_of(mail, text)
         self._queue(
             session,
             ticket,
@@ -242,7 +253,8 @@ class Mailer:
                 "agent_copy",
                 tuple(list(dict.fromkeys(to))),
                 (self.settings.helpdesk.default_language, "en"),
-                _agent_reply(text, agent, message),
+                _agent_reply(text, agent, message, markup),
+                inline=inline,
             ),
             now,
             reply=False,
@@ -339,6 +351,13 @@ class Mailer:
             reply=True,
         )
 
+    def html_of(self, mail: ParsedMail | None, text: str, *, agent: bool = True) -> Shown:
+        """The mail's new HTML that says ``text``, and its images (htmlreply.py)."""
+        if mail is None or not self.settings.outbox.html:
+            return None, ()
+        keep = agent and self.settings.outbox.agent_signatures == "keep"
+        return new_html(mail, text, self.address.rpartition("@")[2], signatures=not keep)
+
     def _tier_agents(self, tier: str | None) -> list[str]:
         found = self.settings.tier(tier) if tier else None
         return list(found.agents) if found else []
@@ -353,9 +372,11 @@ class Mailer:
         now: datetime,
         *,
         reply: bool,
+        show: bool = False,
     ) -> str | None:
         """The letter with the ticket's values under its own; ``reply`` threads it
-        under the mail that caused it."""
+        under the mail that caused it; ``show``: the agents see the customer's mail
+        as sent (its HTML sanitized, with its images)."""
         language = next((w for w in letter.wanted if w), "en")
         if letter.in_reply_to is None and reply and mail is not None and mail.message_id:
             references = (*mail.references, mail.message_id)
@@ -364,6 +385,11 @@ class Mailer:
             letter = replace(letter, references=mail.references)
         try:
             context = {**self.context(ticket, message, mail, language), **letter.context}
+            if show and mail is not None:
+                shown = context["message"]
+                markup, inline = self.html_of(mail, shown["visible_text"], agent=False)
+                context["message"] = {**shown, "html": markup}
+                letter = replace(letter, inline=inline)
         except Exception as exc:
             self.writer.template_error(
                 session, ticket.id, letter.kind, letter.template, exc, now, list(letter.to)

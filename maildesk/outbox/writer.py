@@ -68,7 +68,11 @@ class Writer:
                 return None
         try:
             rendered = render_event(
-                self.templates, template, list(letter.wanted), dict(letter.context)
+                self.templates,
+                template,
+                list(letter.wanted),
+                dict(letter.context),
+                layout=self.settings.outbox.html,
             )
         except Exception as exc:  # a broken template must never cost us the customer's mail
             self.template_error(session, ticket_id, kind, template, exc, now, to)
@@ -90,6 +94,7 @@ class Writer:
             references=tuple(r for r in letter.references if r),
             automatic=letter.automatic,
             attachments=letter.attachments,
+            inline=letter.inline if rendered.html else (),
         )
         message_id = new_message_id(self.domain, ticket_id)
         raw = compose(

@@ -108,9 +108,12 @@ def test_a_ticket_is_assigned_to_agents_only(tmp_path: Path, smtp_sink: Sink) ->
         grab = mail(AGENT, f"Re: [#{n}] Printer", "#assign mallory@evil.example", "<g@example.com>")
         send(port, grab, AGENT)
         error = arrives(smtp_sink, AGENT, lambda m: "not sent" in str(m["Subject"]))
-        assert "mallory@evil.example is not an agent of this desk" in error.get_content()
+        assert (
+            "mallory@evil.example is not an agent of this desk"
+            in error.get_body(("plain",)).get_content()
+        )
         send(port, mail(ALICE, f"Re: [#{n}] Printer", "Still burning.", "<a2@c>"), ALICE)
-        arrives(smtp_sink, AGENT, lambda m: "Still burning" in m.get_content())
+        arrives(smtp_sink, AGENT, lambda m: "Still burning" in m.get_body(("plain",)).get_content())
     assert cli_json(config, "tickets", "show", str(n))["assignee"] is None  # type: ignore[call-overload, index]
     assert "mallory@evil.example" not in everyone(smtp_sink)
 

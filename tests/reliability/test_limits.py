@@ -50,7 +50,7 @@ def test_3000_cc_never_make_a_reply_go_to_3001(tmp_path: Path, smtp_sink: Sink) 
         n = int(str(ack["Subject"]).split("[#")[1].split("]")[0])
         answer = mail(AGENT, f"Re: [#{n}] Printer", "Open the tray.", "<g1@example.com>")
         send(port, answer, AGENT)
-        arrives(smtp_sink, ALICE, lambda m: "Open the tray" in m.get_content())
+        arrives(smtp_sink, ALICE, lambda m: "Open the tray" in m.get_body(("plain",)).get_content())
         shown = cli_json(config, "tickets", "show", str(n))
     [relay] = [
         m for m in smtp_sink.handler.messages if b"Open the tray" in m.data and ALICE in m.rcpt_tos
@@ -88,7 +88,9 @@ def test_an_encoded_word_cannot_add_a_recipient(tmp_path: Path, smtp_sink: Sink)
         ack = arrives(smtp_sink, ALICE, lambda m: "Invoice" in str(m["Subject"]))
         n = int(str(ack["Subject"]).split("[#")[1].split("]")[0])
         send(port, mail(AGENT, f"Re: [#{n}] Invoice", "Corrected.", "<g2@example.com>"), AGENT)
-        reply = arrives(smtp_sink, ALICE, lambda m: "Corrected" in m.get_content())
+        reply = arrives(
+            smtp_sink, ALICE, lambda m: "Corrected" in m.get_body(("plain",)).get_content()
+        )
         # The same word as the From: no address at all, so no acknowledgement to anyone.
         send(port, mail(trick, "Refund", "Please.", "<i2@c>"), "bob@customer.example")
         wait_until(lambda: len(cli_json(config, "quarantine", "list")) == 1, 30)  # type: ignore[arg-type]

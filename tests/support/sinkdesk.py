@@ -5,12 +5,14 @@ from __future__ import annotations
 import email
 import email.policy
 import shutil
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from maildesk.clock import FixedClock
+from maildesk.config.model import Settings
 from maildesk.intake import Intake
 from maildesk.outbox.sender import Sender
 from maildesk.starter import starter_dir
@@ -89,3 +91,33 @@ def imap_desk(
     upgrade(engine)
     engine.dispose()
     return config
+
+
+def imap_daemon(
+    settings: Settings, engine: Engine, dovecot: Dovecot, account: Account
+) -> Callable[[bytes], None]:
+    """A daemon reading the Dovecot account with these settings (their tiers, their
+    relay); the function returned puts a mail in the INBOX and has the daemon take it."""
+    from maildesk.daemon import Daemon
+
+    data = settings.model_dump()
+    data["mailboxes"] = [
+        {
+            "name": "support",
+            "host": "127.0.0.1",
+            "port": dovecot.imap_port,
+            "security": "none",
+            "username": account.username,
+            "password": account.password,
+        }
+    ]
+    settings = type(settings).model_validate(data)
+    daemon = Daemon(settings, Intake(settings, session_factory(engine)))
+
+    def deliver(raw: bytes) -> None:
+        client = dovecot.client(account)
+        client.append("INBOX", raw)
+        client.logout()
+        assert daemon.run_once() == 1
+
+    return deliver
