@@ -25,7 +25,7 @@ import uuid
 import nh3
 
 from maildesk import htmltree
-from maildesk.htmltext import STYLE_PROPERTIES, html_to_text, sanitize_html
+from maildesk.htmltext import STYLE_PROPERTIES, TextMaker, sanitize_html
 from maildesk.htmltree import Element, Node, Text
 from maildesk.mail import ParsedMail, Part
 from maildesk.visible import history_start
@@ -67,7 +67,7 @@ def new_html(mail: ParsedMail, text: str, domain: str, *, signatures: bool = Tru
     macro's text, interleaved quotes): that mail goes out from its text."""
     if not mail.html:
         return None, ()
-    markup = reply_html(mail.html, text, signatures=signatures)
+    markup = reply_html(mail.html, text, signatures=signatures, sanitized=True)
     if markup is None:
         return None, ()
     return with_images(markup, mail.parts, domain)
@@ -78,21 +78,25 @@ def name_images(text: str) -> str:
     return _CID_PLACEHOLDER.sub(r"[\1]", text)
 
 
-def reply_html(html: str, own_text: str, *, signatures: bool = True) -> str | None:
+def reply_html(
+    html: str, own_text: str, *, signatures: bool = True, sanitized: bool = False
+) -> str | None:
     """The part of an HTML mail that says ``own_text`` (the visible text the text path
-    found, commands left out), sanitized; None when the HTML says more or less."""
+    found, commands left out), sanitized; None when the HTML says more or less.
+    ``sanitized``: ``html`` is sanitize_html's already (ParsedMail.html is)."""
     want = words(own_text)
     if not want:
         return None
-    tree = htmltree.parse(sanitize_html(html))
+    tree = htmltree.parse(html if sanitized else sanitize_html(html))
     mark = _first_quote_mark(tree)
     if mark is not None:
         htmltree.cut_from(mark)
     lines, nodes = _lines(tree)
-    start = _node_at(nodes, history_start(lines, signatures=signatures))
+    end = history_start(lines, signatures=signatures)
+    start = _node_at(nodes, end)
     if start is not None:
         htmltree.cut_from(start)
-    lines, nodes = _lines(tree)
+    lines, nodes = lines[:end], nodes[:end]
     for first in range(len(lines)):
         if words("\n".join(lines[first:])) == want:
             node = _node_at(nodes, first)
@@ -161,27 +165,31 @@ def _is_quote_mark(element: Element) -> bool:
 
 
 def _lines(tree: Element) -> tuple[list[str], list[Node | None]]:
-    """The tree's text as visible.py reads it, and for each line the node it starts
-    with (None for a blank line, or one that goes on a node from above)."""
-    texts = [n for n in htmltree.walk(tree) if isinstance(n, Text) and n.data.strip()]
-    saved = [t.data for t in texts]
-    images = [n for n in htmltree.walk(tree) if isinstance(n, Element) and n.tag == "img"]
-    alts = [img.attrs for img in images]
-    try:
-        for number, node in enumerate(texts):
-            lead = len(node.data) - len(node.data.lstrip())
-            node.data = f"{node.data[:lead]}\ue000{number}\ue001{node.data[lead:]}"
-        for img in images:
-            img.attrs = []  # an image's alt is no line of the reply's text
-        text = html_to_text(htmltree.serialize(tree))
-    finally:
-        for node, data in zip(texts, saved, strict=True):
-            node.data = data
-        for img, attrs in zip(images, alts, strict=True):
-            img.attrs = attrs
+    """The tree's text as visible.py reads it (htmltext's rules, fed from the tree, not
+    parsed again), and for each line the node it starts with (None for a blank line,
+    or one that goes on a node from above). An image's alt is no line of it."""
+    maker = TextMaker()
+    texts: list[Text] = []
+
+    def feed(element: Element) -> None:
+        for child in element.children:
+            if isinstance(child, Text):
+                data = child.data
+                if data.strip():
+                    lead = len(data) - len(data.lstrip())
+                    data = f"{data[:lead]}\ue000{len(texts)}\ue001{data[lead:]}"
+                    texts.append(child)
+                maker.handle_data(data)
+            elif child.tag != "img":
+                maker.handle_starttag(child.tag, child.attrs)
+                if child.tag not in htmltree.VOID:
+                    feed(child)
+                    maker.handle_endtag(child.tag)
+
+    feed(tree)
     lines: list[str] = []
     starts: list[Node | None] = []
-    for line in text.split("\n"):
+    for line in maker.text().split("\n"):
         found = _MARK.search(line)
         opens = found is not None and not _MARK.sub("", line[: found.start()]).strip(" >-")
         starts.append(texts[int(found.group(1))] if found and opens else None)

@@ -118,7 +118,9 @@ def sanitize_html(html: str) -> str:
     )
 
 
-class _TextMaker(HTMLParser):
+class TextMaker(HTMLParser):
+    """HTML to lines; fed by the parser, or by htmlreply.py straight from its tree."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.lines: list[str] = [""]
@@ -185,14 +187,17 @@ class _TextMaker(HTMLParser):
                 text = "> " * self.quote + text
         self.lines[-1] += text
 
+    def text(self) -> str:
+        lines = [line.rstrip() for line in self.lines]
+        text = "\n".join(lines)
+        return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
 
 def html_to_text(html: str) -> str:
-    maker = _TextMaker()
+    maker = TextMaker()
     try:
         maker.feed(html)
         maker.close()
     except Exception:  # a parser bug must not cost us the message; fall back to tag stripping
         return re.sub(r"<[^>]*>", " ", html)
-    lines = [line.rstrip() for line in maker.lines]
-    text = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    return maker.text()

@@ -7,6 +7,7 @@ import base64
 import email
 import email.policy
 import re
+import shutil
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 
 from maildesk.clock import FixedClock
 from maildesk.intake import Intake
+from maildesk.starter import starter_dir
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import OutboxMessage
 from maildesk.store.schema import upgrade
@@ -34,16 +36,20 @@ PROBE = (
 
 
 def mails(
-    tmp_path: Path, customer: str, subject: str = "Printer on fire"
+    tmp_path: Path, customer: str, subject: str = "Printer on fire", *, kb: bool = False
 ) -> dict[str, EmailMessage]:
-    """An acknowledgement and a relayed Outlook reply, as the desk queued them."""
+    """An acknowledgement and a relayed Outlook reply, as the desk queued them; ``kb``:
+    with the shipped knowledge base (the acknowledgement suggests articles)."""
+    if kb:
+        shutil.copytree(starter_dir("kb"), tmp_path / "kb")
     engine = make_engine(f"sqlite:///{tmp_path / 'maildesk.db'}")
     upgrade(engine)
     settings = settings_for(tmp_path, str(engine.url), {"host": "127.0.0.1", "port": 25})
     tier = settings.tiers[0].model_copy(update={"agents": ("bob@example.com",)})
     settings = settings.model_copy(update={"tiers": (tier,)})
     intake = Intake(settings, session_factory(engine), FixedClock(T0))
-    n = intake.ingest(mail(sender=customer, subject=subject), "test").ticket_id
+    body = "My printer is on fire: it does not print and shows an error." if kb else "It burns."
+    n = intake.ingest(mail(sender=customer, subject=subject, body=body), "test").ticket_id
     assert n is not None
     intake.ingest(outlook_reply(n), "test")
     with session_factory(engine)() as session:

@@ -9,6 +9,7 @@ breach Monday 12:00.
 
 from __future__ import annotations
 
+import email.policy
 import shutil
 import threading
 from datetime import UTC, datetime, timedelta
@@ -109,10 +110,10 @@ class Desk:
             ).all()
             found = []
             for row in rows:
-                parsed = message_from_bytes(row.raw)
-                body = parsed.get_payload(decode=True)
-                assert isinstance(body, bytes)
-                found.append((row.recipients, str(parsed["Subject"]), body.decode()))
+                parsed = message_from_bytes(row.raw, policy=email.policy.default)
+                body = parsed.get_body(("plain",))
+                assert body is not None
+                found.append((row.recipients, str(parsed["Subject"]), str(body.get_content())))
             return found
 
     def ticket(self, n: int) -> Ticket:
