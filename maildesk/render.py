@@ -19,7 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from maildesk.errors import Problem, UserError
-from maildesk.outbox.htmlbody import text_to_html, with_slots
+from maildesk.outbox.htmlbody import plain_slots, text_to_html, with_slots
 from maildesk.samples import sample_context
 
 TEMPLATE_SUFFIXES = (".txt", ".html")
@@ -72,6 +72,14 @@ class TemplateSet:
 
     def has(self, name: str) -> bool:
         return name in self.sources
+
+    @functools.cached_property
+    def _plain(self) -> dict[str, bool]:
+        return {name: plain_slots(source) for name, source in self.sources.items()}
+
+    def plain_slots(self, name: str) -> bool:
+        """The template prints reply.text and message.visible_text only as they are."""
+        return self._plain.get(name, False)
 
     def problems(self) -> list[Problem]:
         """Every template that does not compile or render with sample data, as
@@ -164,21 +172,26 @@ def render_event(
             ]
         )
     name = f"{event}.{language}.txt"
-    subject, text = _subject_and_text(templates.env.get_template(name).render(**context))
+    template = templates.env.get_template(name)
+    own_html = templates.has(f"{event}.{language}.html")
+    slots = with_slots(context) if layout and not own_html else None
+    marked = intact = full = None
+    if slots is not None and slots.text:
+        marked = template.render(**slots.values)
+        intact = slots.unmark(marked)  # None: a filter took a slot apart
+        # Printed only as they are: the same text as rendering with the values.
+        full = intact if templates.plain_slots(name) else None
+    if full is None:
+        full = template.render(**context)
+    subject, text = _subject_and_text(full)
     html = None
-    if templates.has(f"{event}.{language}.html"):
+    if own_html:
         html = templates.env.get_template(f"{event}.{language}.html").render(**context)
     elif layout:
-        values, fragments = with_slots(context)
-        source = text
-        if fragments:
-            _, source = _subject_and_text(templates.env.get_template(name).render(**values))
-            fragments = {t: f for t, f in fragments.items() if t in source}
-            rest = source
-            for token in fragments:
-                rest = rest.replace(token, "")
-            if "\ue002" in rest or "\ue003" in rest:
-                source, fragments = text, {}  # a filter took a slot apart: text only
+        source, fragments = text, {}
+        if slots is not None and marked is not None and intact is not None:
+            source = _subject_and_text(marked)[1]
+            fragments = {t: f for t, f in slots.html.items() if t in source}
         html = _layout(templates).render(
             body=Markup(text_to_html(source, fragments)),
             subject=subject,

@@ -220,3 +220,29 @@ def test_html_alone_is_alternative_with_the_text_first() -> None:
     assert message.get_content_type() == "multipart/alternative"
     plain, html = message.iter_parts()
     assert plain.get_content_type() == "text/plain" and html.get_content_type() == "text/html"
+
+
+def test_the_text_is_the_same_with_or_without_html() -> None:
+    """One rendering with slot tokens stands in for two: the text must not change."""
+    templates = TemplateSet(SHIPPED)
+    values = context(
+        reply={"text": "Restart it.\n\nThen wait.", "html": "<b>Restart</b> it."},
+        message={"visible_text": "It burns.\n> not a quote"},
+    )
+    for name in sorted(templates.sources):
+        if not name.endswith(".txt") or "/" in name:
+            continue
+        event, language, _ = name.split(".")
+        plain = render_event(templates, event, [language], values)
+        both = render_event(templates, event, [language], values, layout=True)
+        assert (both.subject, both.text) == (plain.subject, plain.text), name
+
+
+def test_a_template_that_tests_a_slot_sees_the_real_value(tmp_path: Path) -> None:
+    (tmp_path / "reply.en.txt").write_text(
+        "{% if reply.text|length > 30 %}long{% else %}short{% endif %}: {{ reply.text }}\n"
+    )
+    values = context(reply={"text": "Fine.", "html": "<i>Fine.</i>"})
+    rendered = render_event(TemplateSet(tmp_path), "reply", ["en"], values, layout=True)
+    assert rendered.text == "short: Fine.\n"
+    assert rendered.html is not None and "short: <div><i>Fine.</i></div>" in rendered.html

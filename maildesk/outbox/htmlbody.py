@@ -14,6 +14,7 @@ import html
 import re
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 # (value, key of its text, key of its HTML): where a template's text may be HTML.
@@ -25,25 +26,57 @@ _P = 'style="margin:0 0 14px 0;"'
 _MUTED = "margin:0 0 6px 0;font-size:13px;color:#57606a;"
 
 
-def with_slots(context: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The context with each slot's text replaced by a token, and what each token
-    stands for in the HTML: the sanitized HTML given, else the text kept line by line."""
+@dataclass(frozen=True)
+class Slots:
+    """A context with each slot's text replaced by a token: ``values``; what each token
+    stands for in the HTML (``html``) and in the text (``text``)."""
+
+    values: dict[str, Any]
+    html: dict[str, str]
+    text: dict[str, str]
+
+    def unmark(self, rendered: str) -> str | None:
+        """The text as the template renders it with the real values; None when a token
+        was taken apart (a filter on the value)."""
+        for token, text in self.text.items():
+            rendered = rendered.replace(token, text)
+        return None if "\ue002" in rendered or "\ue003" in rendered else rendered
+
+
+def with_slots(context: Mapping[str, Any]) -> Slots:
+    """Each slot's text (when it has any) as a token no sender can guess; in the HTML
+    the token stands for the sanitized HTML given, else the text kept line by line."""
     nonce = secrets.token_hex(8)
     values = dict(context)
-    fragments: dict[str, str] = {}
+    html: dict[str, str] = {}
+    text: dict[str, str] = {}
     for number, (name, text_key, html_key) in enumerate(SLOTS):
         value = values.get(name)
         if not isinstance(value, Mapping) or not isinstance(value.get(text_key), str):
             continue
-        text, markup = value[text_key], value.get(html_key)
-        if not text.strip() and not markup:
+        plain, markup = value[text_key], value.get(html_key)
+        if not plain.strip():
             continue
         token = f"\ue002{nonce}{number}\ue003"
-        fragments[token] = (
-            f"<div>{markup}</div>" if isinstance(markup, str) and markup else _kept_lines(text)
+        html[token] = (
+            f"<div>{markup}</div>" if isinstance(markup, str) and markup else _kept_lines(plain)
         )
+        text[token] = plain
         values[name] = {**value, text_key: token}
-    return values, fragments
+    return Slots(values, html, text)
+
+
+def plain_slots(source: str) -> bool:
+    """Whether a template prints the slot values only as they are (``{{ reply.text }}``):
+    then one rendering with tokens gives the text too (``Slots.unmark``); a test or a
+    filter on them (``{% if reply.text|length > 9 %}``) needs its own rendering."""
+    uses = sum(source.count(f"{name}.{key}") for name, key, _ in SLOTS)
+    return uses == len(_PLAIN_SLOT.findall(source))
+
+
+_PLAIN_SLOT = re.compile(
+    r"\{\{-?\s*(?:" + "|".join(rf"{n}\.{k}" for n, k, _ in SLOTS) + r")\s*-?\}\}"
+)
 
 
 def text_to_html(text: str, fragments: Mapping[str, str] | None = None) -> str:
