@@ -19,7 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from maildesk.errors import Problem, UserError
-from maildesk.outbox.htmlbody import plain_slots, text_to_html, with_slots
+from maildesk.outbox.htmlbody import plain_slots, text_to_html, uses_slots, with_slots
 from maildesk.samples import sample_context
 
 TEMPLATE_SUFFIXES = (".txt", ".html")
@@ -74,12 +74,16 @@ class TemplateSet:
         return name in self.sources
 
     @functools.cached_property
-    def _plain(self) -> dict[str, bool]:
-        return {name: plain_slots(source) for name, source in self.sources.items()}
+    def _slots(self) -> dict[str, tuple[bool, bool]]:
+        return {name: (uses_slots(s), plain_slots(s)) for name, s in self.sources.items()}
+
+    def uses_slots(self, name: str) -> bool:
+        """The template prints reply.text or message.visible_text."""
+        return self._slots.get(name, (True, False))[0]
 
     def plain_slots(self, name: str) -> bool:
         """The template prints reply.text and message.visible_text only as they are."""
-        return self._plain.get(name, False)
+        return self._slots.get(name, (True, False))[1]
 
     def problems(self) -> list[Problem]:
         """Every template that does not compile or render with sample data, as
@@ -174,7 +178,8 @@ def render_event(
     name = f"{event}.{language}.txt"
     template = templates.env.get_template(name)
     own_html = templates.has(f"{event}.{language}.html")
-    slots = with_slots(context) if layout and not own_html else None
+    slotted = layout and not own_html and templates.uses_slots(name)
+    slots = with_slots(context) if slotted else None
     marked = intact = full = None
     if slots is not None and slots.text:
         marked = template.render(**slots.values)
@@ -191,7 +196,7 @@ def render_event(
         source, fragments = text, {}
         if slots is not None and marked is not None and intact is not None:
             source = _subject_and_text(marked)[1]
-            fragments = {t: f for t, f in slots.html.items() if t in source}
+            fragments = slots.html(source)
         html = _layout(templates).render(
             body=Markup(text_to_html(source, fragments)),
             subject=subject,

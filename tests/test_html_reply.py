@@ -192,3 +192,14 @@ def test_html_that_contradicts_the_text_goes_out_from_the_text() -> None:
     mail = parse_mail(_talon("outlook").read_bytes())
     assert mail.html is not None and "Allo" in mail.html
     assert reply_html(mail.html, visible_text(mail.text)) is None
+
+
+def test_very_large_html_goes_out_as_text() -> None:
+    from dataclasses import replace
+
+    from maildesk.htmlreply import MAX_HTML, new_html
+
+    mail = parse_mail(b"From: a@example.org\r\nContent-Type: text/html\r\n\r\n<p>Hi</p>")
+    assert new_html(mail, "Hi", "example.com")[0] == "<p>Hi</p>"
+    huge = replace(mail, html="<p>Hi</p>" + "<!-- -->" + " " * MAX_HTML)
+    assert new_html(huge, "Hi", "example.com") == (None, ())

@@ -87,7 +87,8 @@ def _with_parts(mail: Outgoing) -> bytes:
     body = EmailMessage(policy=SMTP)
     body.set_content(mail.text, charset="utf-8", cte=_cte(mail.text))
     if mail.html:
-        body.add_alternative(mail.html, subtype="html", charset="utf-8", cte=_cte(mail.html))
+        markup = _ascii(mail.html)
+        body.add_alternative(markup, subtype="html", charset="utf-8", cte=_cte(markup))
         html = next(p for p in body.iter_parts() if p.get_content_type() == "text/html")
         assert isinstance(html, EmailMessage)
         for cid, filename, content_type, content in mail.inline:
@@ -106,6 +107,12 @@ def _with_parts(mail: Outgoing) -> bytes:
             maintype, subtype = "application", "octet-stream"
         body.add_attachment(content, maintype=maintype, subtype=subtype, filename=_text(filename))
     return body.as_bytes()
+
+
+def _ascii(html: str) -> str:
+    """HTML with its non-ASCII letters as character references (&#1055;): 7bit, not
+    quoted-printable, which cost more than rendering the whole mail."""
+    return html if html.isascii() else html.encode("ascii", "xmlcharrefreplace").decode()
 
 
 def _cte(content: str) -> str:
@@ -128,7 +135,7 @@ def _text_body(text: str, html: str | None) -> bytes:
             _text_part("plain", text),
             # The line break before a boundary belongs to the boundary, not to the part.
             f"\r\n--{boundary}\r\n".encode(),
-            _text_part("html", html),
+            _text_part("html", _ascii(html)),
             f"\r\n--{boundary}--\r\n".encode(),
         ]
     )

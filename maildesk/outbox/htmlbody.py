@@ -11,6 +11,7 @@ while rendering by a token no sender can guess.
 from __future__ import annotations
 
 import html
+import itertools
 import re
 import secrets
 from collections.abc import Mapping
@@ -29,11 +30,12 @@ _MUTED = "margin:0 0 6px 0;font-size:13px;color:#57606a;"
 @dataclass(frozen=True)
 class Slots:
     """A context with each slot's text replaced by a token: ``values``; what each token
-    stands for in the HTML (``html``) and in the text (``text``)."""
+    stands for in the text (``text``) and, as (text, sanitized HTML or None), in the
+    HTML (``given``)."""
 
     values: dict[str, Any]
-    html: dict[str, str]
     text: dict[str, str]
+    given: dict[str, tuple[str, str | None]]
 
     def unmark(self, rendered: str) -> str | None:
         """The text as the template renders it with the real values; None when a token
@@ -42,14 +44,27 @@ class Slots:
             rendered = rendered.replace(token, text)
         return None if "\ue002" in rendered or "\ue003" in rendered else rendered
 
+    def html(self, source: str) -> dict[str, str]:
+        """The HTML of each token ``source`` holds: the sanitized HTML given, else the
+        text kept line by line."""
+        return {
+            token: f"<div>{markup}</div>" if markup else _kept_lines(plain)
+            for token, (plain, markup) in self.given.items()
+            if token in source
+        }
+
+
+# Per process, unguessable to a sender; a counter keeps each mail's tokens its own.
+_NONCE = secrets.token_hex(8)
+_MAILS = itertools.count()
+
 
 def with_slots(context: Mapping[str, Any]) -> Slots:
-    """Each slot's text (when it has any) as a token no sender can guess; in the HTML
-    the token stands for the sanitized HTML given, else the text kept line by line."""
-    nonce = secrets.token_hex(8)
+    """Each slot's text (when it has any) as a token no sender can guess."""
+    nonce = f"{_NONCE}{next(_MAILS):x}."
     values = dict(context)
-    html: dict[str, str] = {}
     text: dict[str, str] = {}
+    given: dict[str, tuple[str, str | None]] = {}
     for number, (name, text_key, html_key) in enumerate(SLOTS):
         value = values.get(name)
         if not isinstance(value, Mapping) or not isinstance(value.get(text_key), str):
@@ -58,12 +73,14 @@ def with_slots(context: Mapping[str, Any]) -> Slots:
         if not plain.strip():
             continue
         token = f"\ue002{nonce}{number}\ue003"
-        html[token] = (
-            f"<div>{markup}</div>" if isinstance(markup, str) and markup else _kept_lines(plain)
-        )
         text[token] = plain
+        given[token] = (plain, markup if isinstance(markup, str) and markup else None)
         values[name] = {**value, text_key: token}
-    return Slots(values, html, text)
+    return Slots(values, text, given)
+
+
+def uses_slots(source: str) -> bool:
+    return any(f"{name}.{key}" in source for name, key, _ in SLOTS)
 
 
 def plain_slots(source: str) -> bool:
@@ -126,7 +143,7 @@ def _block(lines: list[str]) -> str:
     joined = ""
     for index, line in enumerate(lines):
         if index:
-            joined += " " if len(lines[index - 1].rstrip()) >= _FLOWING else "<br>\n"
+            joined += "\n" if len(lines[index - 1].rstrip()) >= _FLOWING else "<br>\n"
         joined += _inline(line.strip())
     return f"<p {_P}>{joined}</p>"
 
@@ -149,6 +166,8 @@ def _list(lines: list[str]) -> str:
 
 def _inline(line: str) -> str:
     """One line of text: escaped, its web addresses made links."""
+    if "://" not in line:
+        return html.escape(line, quote=True)
     out, at = [], 0
     for found in _URL.finditer(line):
         url = found.group(0).rstrip(".,;:!?)")
