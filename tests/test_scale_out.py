@@ -1,6 +1,6 @@
 """Three `maildesk run` daemons on one PostgreSQL database and one mailbox.
 
-1,000 messages of the benchmark corpus (charsets, HTML, attachments,
+500 messages of the benchmark corpus (charsets, HTML, attachments,
 replies, auto-replies) wait in a real Dovecot mailbox; three real daemon
 processes share it. Afterwards: every message was handled by exactly one
 process (claims per mailbox and UID: no process ever saw another's message
@@ -33,7 +33,7 @@ from tests.support.processes import wait_until
 from tests.support.smtpsink import Sink
 from tests.support.sources import append, folder_count
 
-TOTAL = 1000
+TOTAL = 500
 PROCESSES = 3
 
 

@@ -1,4 +1,4 @@
-"""kill -9 at 20 random points while a daemon ingests 2,000 messages and sends their mail.
+"""kill -9 at 12 random points while a daemon ingests 1,000 messages and sends their mail.
 
 Seeded: the points are the same on every run (they print on failure). Each
 point is a number of messages kept plus a random delay of up to 300 ms, so
@@ -23,8 +23,8 @@ from tests.support.reliability import (
 )
 from tests.support.smtpsink import Sink
 
-TOTAL = 2000
-KILLS = 20
+TOTAL = 1000
+KILLS = 12
 
 
 def test_kill_9_at_20_random_points(tmp_path: Path, dovecot: Dovecot, smtp_sink: Sink) -> None:

@@ -1,4 +1,4 @@
-"""3,000 malformed mails made by mutating real ones: none crashes the pipeline, each is
+"""1,500 malformed mails made by mutating real ones: none crashes the pipeline, each is
 stored or quarantined, and a quarantine always says why in words meant for a person.
 
 Seeds: every whole message of the shared corpus (Outlook, Gmail, Apple Mail,
@@ -24,7 +24,7 @@ from maildesk.store.schema import upgrade
 from tests.corpus import samples
 from tests.support.mutate import mutants
 
-CASES = 3000
+CASES = 1500
 REPO = Path(__file__).resolve().parent.parent.parent
 # A quarantine with these reasons is our bug, not the mail's fault.
 OUR_FAULT = ("internal error", "cannot parse")
