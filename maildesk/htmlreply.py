@@ -25,7 +25,7 @@ import uuid
 import nh3
 
 from maildesk import htmltree
-from maildesk.htmltext import STYLE_PROPERTIES, TextMaker, sanitize_html
+from maildesk.htmltext import STYLE_PROPERTIES, TextMaker, no_remote_loads, sanitize_html
 from maildesk.htmltree import Element, Node, Text
 from maildesk.mail import ParsedMail, Part
 from maildesk.visible import history_start
@@ -123,7 +123,7 @@ def relayable(html: str) -> str:
         attributes=_RELAY_ATTRIBUTES,
         link_rel="noopener noreferrer nofollow",
         url_schemes={"http", "https", "mailto", "cid", "tel"},
-        attribute_filter=_cid_only,
+        attribute_filter=no_remote_loads,
         filter_style_properties=STYLE_PROPERTIES,
     )
 
@@ -133,14 +133,6 @@ _RELAY_ATTRIBUTES["*"] = {"style", "dir"}
 _RELAY_ATTRIBUTES["font"] = {"color", "face", "size"}
 _RELAY_ATTRIBUTES["td"] = {*_RELAY_ATTRIBUTES["td"], "valign", "width"}
 _RELAY_ATTRIBUTES["table"] = {*_RELAY_ATTRIBUTES["table"], "width", "cellpadding", "border"}
-
-
-def _cid_only(tag: str, attribute: str, value: str) -> str | None:
-    if attribute == "src" and not value.strip().lower().startswith("cid:"):
-        return None
-    if attribute == "style" and any(b in value.lower() for b in ("url(", "expression(", "\\")):
-        return None
-    return value
 
 
 def words(text: str) -> list[str]:

@@ -92,7 +92,7 @@ _NO_CONTENT = {"script", "style", "title", "template", "noscript"}
 _UNSAFE_STYLE = ("url(", "expression(", "@import", "\\", "javascript:")
 
 
-def _no_remote_images(tag: str, attribute: str, value: str) -> str | None:
+def no_remote_loads(tag: str, attribute: str, value: str) -> str | None:
     """An image is kept only when it is part of the mail (cid:): a remote one is a
     tracking pixel that tells the sender when an agent opened the ticket. A style
     that could load or run anything goes whole."""
@@ -113,7 +113,7 @@ def sanitize_html(html: str) -> str:
         clean_content_tags=_NO_CONTENT,
         link_rel="noopener noreferrer nofollow",
         url_schemes=_SCHEMES,
-        attribute_filter=_no_remote_images,
+        attribute_filter=no_remote_loads,
         filter_style_properties=STYLE_PROPERTIES,
     )
 
