@@ -3,7 +3,10 @@
 For the report's benchmark and its screenshot: weeks of tickets arriving
 mostly in business hours, three tiers, first responses mostly in time and
 some late, self-served tickets, surveys with skewed-high scores, tags and
-subjects that repeat the way real problems do.
+subjects that repeat the way real problems do. Six agents answer and
+resolve; some tickets are reopened by their customer and resolved again.
+Tickets store what the daemon stores as their timers settle (durations,
+first responder, problem key) and the audit events the report reads.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
+from maildesk.kb.terms import problem_key
+from maildesk.sla import durations
 from maildesk.sla.calendar import BusinessCalendar
 from maildesk.sla.timers import clock_for
-from maildesk.store.models import Customer, Survey, Ticket
+from maildesk.store.models import Customer, Event, Survey, Ticket
 
 PROBLEMS = [
     ("Forgot my password", ["password", "login"]),
@@ -39,6 +44,11 @@ PROBLEMS = [
     ("Забыл пароль", ["password", "login"]),
 ]
 TIERS = (("L1", "normal", 0.7), ("L2", "normal", 0.2), ("L3", "corporate", 0.1))
+AGENTS = {
+    "L1": ("ann@example.com", "bob@example.com", "carla@example.com"),
+    "L2": ("dmitri@example.com", "eve@example.com"),
+    "L3": ("farid@example.com",),
+}
 
 
 def fill_history(
@@ -100,8 +110,12 @@ def _ticket(
     clock = clock_for(policy, calendar)
     first_target = parse_duration(policy.first_response) or timedelta(hours=2)
     resolve_target = parse_duration(policy.resolution) or timedelta(hours=4)
+    wording = subject if rng.random() < 0.8 else f"{subject}!"
+    agent = rng.choice(AGENTS[tier])
     ticket = Ticket(
-        subject=subject if rng.random() < 0.8 else f"{subject}!",
+        subject=wording,
+        problem_key=problem_key(wording),
+        assignee=agent if rng.random() < 0.6 else None,
         status="open",
         priority="urgent" if urgent else rng.choice(["normal", "normal", "high", "low"]),
         tier=tier,
@@ -116,17 +130,37 @@ def _ticket(
         resolution_due=clock.add(created, resolve_target),
     )
     made: list[object] = [ticket]
+    customer_address = customer.address
+
+    def event(at: datetime, actor: str, kind: str, **detail: object) -> None:
+        made.append(Event(ticket=ticket, at=at, actor=actor, kind=kind, detail=detail))
+
+    def resolve(at: datetime, actor: str) -> None:
+        ticket.status, ticket.resolved_at = "resolved", at
+        event(at, actor, "status", **{"from": "open", "to": "resolved"})
+
     if rng.random() < 0.14:  # read the suggested article, replied "solved"
-        ticket.status, ticket.resolution = "resolved", "self_served"
-        ticket.resolved_at = created + timedelta(minutes=rng.randint(5, 90))
+        ticket.resolution = "self_served"
+        resolve(created + timedelta(minutes=rng.randint(5, 90)), customer_address)
     else:
         share = rng.lognormvariate(-0.7, 0.6)  # mostly well inside the target, a tail late
         answered = clock.add(created, first_target * share)
         if answered < end:
-            ticket.first_response_at = answered
+            ticket.first_response_at, ticket.first_responder = answered, agent
+            event(answered, agent, "replied", message=0)
             done = clock.add(answered, resolve_target * rng.lognormvariate(-0.6, 0.7))
             if done < end:
-                ticket.status, ticket.resolved_at = "resolved", done
+                resolve(done, agent)
+                again = done + timedelta(hours=rng.randint(2, 48))
+                if rng.random() < 0.08 and again < end:  # "it is broken again"
+                    ticket.status, ticket.resolved_at = "open", None
+                    event(again, customer_address, "status", **{"from": "resolved", "to": "open"})
+                    other = rng.choice(AGENTS[tier])
+                    fixed = clock.add(again, resolve_target * rng.lognormvariate(-1, 0.5))
+                    if fixed < end:
+                        event(fixed, other, "replied", message=0)
+                        resolve(fixed, other)
+    durations.settle(ticket, clock)
     if ticket.resolved_at is not None and ticket.resolved_at + timedelta(hours=1) < end:
         sent = ticket.resolved_at + timedelta(hours=1)
         answered_at = sent + timedelta(hours=rng.randint(1, 30))

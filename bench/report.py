@@ -4,13 +4,17 @@ Writes a deterministic support history (bench/history.py) into a fresh
 SQLite database, then times collecting the numbers and rendering the page.
 Prints a table; nothing here is a test.
 
-    .venv/bin/python bench/report.py [--days 365] [--per-day 40] [--out report.html]
-        [--screenshot report.png]   # with Debian's chromium installed
+    .venv/bin/python bench/report.py [--days 365] [--per-day 40 --per-day 365]
+        [--postgres URL] [--out report.html] [--screenshot report.png]
+
+Each collection runs in a fresh process, so its peak RSS is the report's own.
+--screenshot needs Debian's chromium.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import shutil
 import subprocess
@@ -77,45 +81,116 @@ def screenshot(html: Path, png: Path) -> None:
     )
 
 
+def fill(url: str, folder: Path, days: int, per_day: int) -> tuple[int, float]:
+    engine = make_engine(url)
+    upgrade(engine)
+    t0 = time.perf_counter()
+    tickets = fill_history(
+        session_factory(engine), demo_settings(folder, url), END, days=days, per_day=per_day
+    )
+    engine.dispose()
+    return tickets, time.perf_counter() - t0
+
+
+def measure(url: str, folder: Path, days: int, out: Path | None) -> dict[str, float]:
+    """In this (fresh) process: collect and render, timed; the peak RSS is this process's."""
+    settings = demo_settings(folder, url)
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    calendar = BusinessCalendar.from_settings(settings)
+    t0 = time.perf_counter()
+    with sessions() as session:
+        data = collect(session, settings, calendar, END - timedelta(days=days), END, END)
+    collected = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    html = render(data, "Example Support: support report")
+    rendered = time.perf_counter() - t0
+    engine.dispose()
+    if out is not None:
+        out.write_text(html, encoding="utf-8")
+    return {
+        "tickets": data.tickets,
+        "collect": collected,
+        "render": rendered,
+        "page_kb": len(html.encode()) / 1024,
+        "rss_mb": peak_rss_mb(),
+    }
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak (VmHWM): ru_maxrss would carry the parent's over exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--per-day", type=int, default=40)
+    parser.add_argument(
+        "--per-day",
+        type=int,
+        action="append",
+        help="tickets per working day; repeat for several sizes [default: 40 and 365, "
+        "about 11k and 100k tickets a year]",
+    )
+    parser.add_argument("--postgres", metavar="URL", help="also on this (empty) database")
+    parser.add_argument("--runs", type=int, default=3, help="collections per size")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--screenshot", type=Path)
+    parser.add_argument("--measure", metavar="URL", help=argparse.SUPPRESS)  # the child
     args = parser.parse_args()
+    if args.measure:
+        folder = Path(tempfile.gettempdir())
+        print(json.dumps(measure(args.measure, folder, args.days, args.out)))
+        return
+    sizes = args.per_day or [40, 365]
+    print(
+        f"{'database':<11} {'tickets':>8} {'collect s (min-max of ' + str(args.runs) + ')':>28}"
+        f" {'render s':>9} {'page KB':>8} {'peak RSS MB':>12}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        url = f"sqlite:///{folder / 'bench.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        settings = demo_settings(folder, url)
-        sessions = session_factory(engine)
-        t0 = time.perf_counter()
-        tickets = fill_history(sessions, settings, END, days=args.days, per_day=args.per_day)
-        filled = time.perf_counter() - t0
-        calendar = BusinessCalendar.from_settings(settings)
-        t0 = time.perf_counter()
-        with sessions() as session:
-            data = collect(session, settings, calendar, END - timedelta(days=args.days), END, END)
-        collected = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        html = render(data, "Example Support: support report")
-        rendered = time.perf_counter() - t0
-        engine.dispose()
-    if args.out:
-        args.out.write_text(html, encoding="utf-8")
-        if args.screenshot:
-            screenshot(args.out, args.screenshot)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{tickets:,} tickets over {args.days} days (history written in {filled:.1f} s), SQLite")
-    print()
-    print(f"{'step':<28} {'seconds':>10}")
-    print(f"{'-' * 28} {'-' * 10}")
-    print(f"{'collect the numbers':<28} {collected:>10.2f}")
-    print(f"{'render the HTML page':<28} {rendered:>10.3f}")
-    print(f"{'page size (KB)':<28} {len(html.encode()) / 1024:>10.0f}")
-    print(f"{'process peak RSS (MB)':<28} {peak:>10.0f}")
+        for per_day in sizes:
+            urls = [("SQLite", f"sqlite:///{folder / f'bench{per_day}.db'}")]
+            if args.postgres:
+                urls.append(("PostgreSQL", args.postgres))
+            for name, url in urls:
+                if name == "PostgreSQL":
+                    reset_postgres(url)
+                fill(url, folder, args.days, per_day)
+                runs = [
+                    child(url, args.days, args.out if per_day == sizes[0] else None)
+                    for _ in range(args.runs)
+                ]
+                times = sorted(r["collect"] for r in runs)
+                row = runs[0]
+                print(
+                    f"{name:<11} {row['tickets']:>8,.0f} "
+                    f"{f'{times[len(times) // 2]:.2f} ({times[0]:.2f}-{times[-1]:.2f})':>28} "
+                    f"{row['render']:>9.3f} {row['page_kb']:>8.0f} "
+                    f"{max(r['rss_mb'] for r in runs):>12.0f}"
+                )
+    if args.out and args.screenshot:
+        screenshot(args.out, args.screenshot)
+
+
+def child(url: str, days: int, out: Path | None) -> dict[str, float]:
+    command = [sys.executable, __file__, "--measure", url, "--days", str(days)]
+    if out is not None:
+        command += ["--out", str(out)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return dict(json.loads(done.stdout))
+
+
+def reset_postgres(url: str) -> None:
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
 
 
 if __name__ == "__main__":

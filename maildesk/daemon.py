@@ -33,6 +33,7 @@ from maildesk.metrics import MailboxStatus, Metrics, start_http
 from maildesk.outbox.sender import Sender
 from maildesk.outcome import Outcome
 from maildesk.render import TemplateSet
+from maildesk.reports.weekly import WeeklyReport
 from maildesk.routing.router import Router, Signature, rules_signature
 from maildesk.sla.scheduler import SlaScheduler
 from maildesk.sources.imap import MailboxReader, run_mailbox
@@ -70,6 +71,9 @@ class Daemon:
             lambda: self.pipeline.router.calendar,
         )
         self.surveys = SurveySender(settings, pipeline.sessions, pipeline.clock, pipeline.mailer)
+        self.weekly = WeeklyReport(
+            settings, pipeline.sessions, pipeline.mailer, lambda: self.pipeline.router.calendar
+        )
         pipeline.observers.append(self._observe_message)
         self.sender.observers.append(self.metrics.observe_sent)
 
@@ -117,10 +121,11 @@ class Daemon:
         return handled
 
     def sla_tick(self) -> list[Fired]:
-        """One look at the clock: SLA timers, digests, surveys due. A failure is logged and
-        retried on the next tick."""
+        """One look at the clock: SLA timers, digests, surveys, the weekly report due. A
+        failure is logged and retried on the next tick."""
         try:
             fired = self.sla.tick() + self.surveys.tick()
+            fired += self.weekly.send(self.pipeline.clock.now())
         except Exception:
             log.exception("SLA tick failed")
             return []

@@ -236,6 +236,8 @@ class Letter:
     references: tuple[str, ...] = ()
     attachments: tuple[tuple[str, str, bytes], ...] = ()
     inline: tuple[tuple[str, str, str, bytes], ...] = ()  # as Outgoing.inline
+    # A finished HTML body (the weekly report's page) in place of the rendered one.
+    html: str | None = None
 
 
 @dataclass(frozen=True)

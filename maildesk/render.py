@@ -236,6 +236,7 @@ SHIPPED_EVENTS = (
     "problem_alert",
     "pending_reminder",
     "pending_closed",
+    "weekly_report",
 )
 REQUIRED_EVENTS = (
     "acknowledgement",

@@ -118,6 +118,37 @@ def sample_context() -> dict[str, Any]:
             "at_risk": [_SAMPLE_LINE],
             "breached": [],
         },
+        "report": {  # as reports/weekly.summary words it
+            "first_day": "2026-11-16",
+            "last_day": "2026-11-22",
+            "timezone": "Europe/Berlin",
+            "tickets": 212,
+            "file": "report-2026-W47.html",
+            "tiles": [
+                {"label": "tickets", "shown": "212", "change_shown": "▲ 14 (was 198)"},
+                {"label": "median first response", "shown": "38 min", "change_shown": ""},
+            ],
+            "agents": [
+                {
+                    "agent": "agent1@example.com",
+                    "first_responses": 61,
+                    "first_response_median": "31 min",
+                    "resolved": 55,
+                    "resolution_median": "3.2 h",
+                    "sla_breaches": 2,
+                }
+            ],
+            "backlog": [{"tier": "L1", "open": 9, "oldest_days": 4.5}],
+            "rising": [
+                {
+                    "subject": "VPN not connecting",
+                    "tickets": 12,
+                    "previous": 3,
+                    "change": 9,
+                    "problem": 1042,
+                }
+            ],
+        },
     }
 
 

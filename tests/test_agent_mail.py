@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -292,3 +293,39 @@ def test_the_whole_conversation_through_dovecot_and_smtp(
     with session_factory(engine)() as s:
         ticket = s.get(Ticket, n)
         assert ticket is not None and ticket.status == "resolved"
+
+
+def test_answer_and_resolution_settle_their_business_minutes(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """The report reads durations the ticket stored as its timers settled: the first
+    answer's, the resolution's (cleared by a reopening, counted again at the next)."""
+    settings = settings_for(tmp_path, db_url, {"host": "127.0.0.1", "port": 9, "security": "none"})
+    settings = settings.model_copy(
+        update={"tiers": (settings.tiers[0].model_copy(update={"agents": ("bob@example.com",)}),)}
+    )
+    clock = FixedClock(T0)  # Friday 09:00 UTC; business hours 09-18, Mon-Fri
+    pipeline = Intake(settings, session_factory(engine), clock)
+    n = pipeline.ingest(mail(), "test").ticket_id
+    assert n is not None
+
+    def stored() -> tuple[float | None, float | None, str | None]:
+        with session_factory(engine)() as s:
+            t = s.get(Ticket, n)
+            assert t is not None
+            return t.first_response_minutes, t.resolution_minutes, t.first_responder
+
+    clock.advance(timedelta(minutes=45))
+    pipeline.ingest(agent_reply(n, "thunderbird"), "test")
+    assert stored() == (45.0, None, "bob@example.com")
+    clock.advance(timedelta(hours=10))  # Friday 19:45: the day ended at 18:00
+    pipeline.ingest(agent_reply(n, "outlook", "#status resolved\n", "<bob2@example.com>"), "test")
+    assert stored() == (45.0, 540.0, "bob@example.com")
+    clock.advance(timedelta(days=3))  # Monday evening: the customer says it burns again
+    again = mail(f"Re: [#{n}] Printer on fire", msgid="<m2@example.org>", body="Still burning!")
+    pipeline.ingest(again, "test")
+    assert stored() == (45.0, None, "bob@example.com")
+    clock.advance(timedelta(hours=14))  # Tuesday 09:45
+    pipeline.ingest(agent_reply(n, "outlook", "#status resolved\n", "<bob3@example.com>"), "test")
+    # Friday 9 h + Monday 9 h + Tuesday 45 min of business time since it arrived.
+    assert stored() == (45.0, 540.0 + 540.0 + 45.0, "bob@example.com")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import time
 from pathlib import Path
 
 import pytest
 
 from maildesk.config import load_settings, read_password, secret_problems
 from maildesk.config.model import Settings
+from maildesk.config.semantics import parse_weekly
 from maildesk.errors import UserError
 from maildesk.starter import CONFIG as STARTER
 
@@ -116,7 +118,7 @@ def test_smtp_port_follows_security(tmp_path: Path, security: str, port: int) ->
             'colour = "blue"\n',
             [
                 "colour: unknown key (known keys: agents, calendar, database, helpdesk, http, "
-                "inbound, ingest, mailboxes, outbox, paths, problems, self_service, sla, "
+                "inbound, ingest, mailboxes, outbox, paths, problems, report, self_service, sla, "
                 "sla_policies, smtp, survey, tiers, trust)"
             ],
         ),
@@ -272,6 +274,13 @@ def test_a_missing_required_key_stops_at_the_structure(tmp_path: Path) -> None:
             ],
         ),
         (
+            BASE + '[report]\nweekly = "monday at 8"\n',
+            [
+                'report.weekly: expected a weekday and a time like "mon 08:00", got "monday at 8"',
+                "report.weekly: nobody would get it: give a tier a lead, or set report.to",
+            ],
+        ),
+        (
             BASE + '[calendar]\nholidays_file = "nowhere.ics"\n',
             ["calendar.holidays_file: {dir}/nowhere.ics: cannot read: No such file or directory"],
         ),
@@ -319,6 +328,21 @@ def test_a_missing_required_key_stops_at_the_structure(tmp_path: Path) -> None:
 )
 def test_problems_across_keys(tmp_path: Path, text: str, expected: list[str]) -> None:
     assert problems(tmp_path, text) == [e.replace("{dir}", str(tmp_path)) for e in expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("mon 08:00", (0, time(8, 0))),
+        ("Friday 17:30", (4, time(17, 30))),
+        (" sun 0:05 ", (6, time(0, 5))),
+        ("monday", None),
+        ("noday 08:00", None),
+        ("tue 25:00", None),
+    ],
+)
+def test_weekly_moments(text: str, parsed: tuple[int, time] | None) -> None:
+    assert parse_weekly(text) == parsed
 
 
 def test_header_injection_in_names_is_refused(tmp_path: Path) -> None:

@@ -196,7 +196,7 @@ def test_report_renders_in_headless_chromium(
     assert dom.returncode == 0, dom.stderr[-2000:]
     # The page's own script ran (it counts the charts) and caught no error.
     charts = page.read_text().count("<svg ")
-    assert charts == 9 and f'data-rendered="{charts}"' in dom.stdout
+    assert charts == 10 and f'data-rendered="{charts}"' in dom.stdout
     assert '<pre id="console-errors" hidden=""></pre>' in dom.stdout
     assert "Uncaught" not in dom.stderr and "CONSOLE" not in dom.stderr
     assert "&lt;script&gt;alert" in dom.stdout  # shown as text, never run

@@ -330,6 +330,15 @@ class AgentHours(Section):
     hours: Annotated[tuple[str, ...], Field(strict=False)] | None = None
 
 
+class Report(Section):
+    """The weekly report by mail: last week's `maildesk report` page, to every tier lead
+    and ``to``, sent once a week whatever the number of daemons."""
+
+    # Weekday and local time in the calendar's zone ("mon 08:00"); unset: no mail.
+    weekly: str | None = None
+    to: Annotated[tuple[Address, ...], Field(strict=False)] = ()
+
+
 class Settings(Section):
     """The whole validated configuration, plus where it came from."""
 
@@ -351,6 +360,7 @@ class Settings(Section):
     survey: Survey = Field(default_factory=Survey)
     problems: Problems = Field(default_factory=Problems)
     agents: Annotated[tuple[AgentHours, ...], Field(strict=False)] = ()
+    report: Report = Field(default_factory=Report)
     # Where the settings came from: set by the loader, never a TOML key.
     _source: Path = PrivateAttr(default=Path("maildesk.toml"))
 

@@ -34,6 +34,7 @@ def semantic_problems(settings: Settings) -> list[str]:
         *_calendar(settings),
         *_sla_policies(settings),
         *_sla(settings),
+        *_report(settings),
         *_outbox(settings),
     ]
 
@@ -325,6 +326,40 @@ def _sla(settings: Settings) -> Iterator[str]:
             f'problems.within: expected a duration like "30m" or "1h", '
             f'got "{settings.problems.within}"'
         )
+
+
+DAYS = {
+    name: index
+    for index, names in enumerate(
+        (
+            ("mon", "monday"),
+            ("tue", "tuesday"),
+            ("wed", "wednesday"),
+            ("thu", "thursday"),
+            ("fri", "friday"),
+            ("sat", "saturday"),
+            ("sun", "sunday"),
+        )
+    )
+    for name in names
+}
+
+
+def parse_weekly(text: str) -> tuple[int, time] | None:
+    """ "mon 08:00" -> (0, 08:00): a weekday (Monday is 0) and a time; None if malformed."""
+    day, _, clock = text.strip().lower().partition(" ")
+    at = parse_clock_time(clock)
+    if day not in DAYS or at is None:
+        return None
+    return DAYS[day], at
+
+
+def _report(settings: Settings) -> Iterator[str]:
+    weekly = settings.report.weekly
+    if weekly is not None and parse_weekly(weekly) is None:
+        yield f'report.weekly: expected a weekday and a time like "mon 08:00", got "{weekly}"'
+    if weekly is not None and not settings.report.to and not any(t.lead for t in settings.tiers):
+        yield "report.weekly: nobody would get it: give a tier a lead, or set report.to"
 
 
 def parse_clock_time(text: str) -> time | None:

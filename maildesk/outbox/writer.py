@@ -78,6 +78,9 @@ class Writer:
             self.template_error(session, ticket_id, kind, template, exc, now, to)
             return None
         subject = rendered.subject
+        html = rendered.html
+        if letter.html is not None and self.settings.outbox.html:
+            html = letter.html
         if ticket is not None:
             token = ticket_token(self.settings.helpdesk.token_format, ticket.id)
             subject = subject or f"{token} {ticket.subject}"
@@ -88,13 +91,13 @@ class Writer:
             to=tuple(to),
             subject=subject or self.settings.helpdesk.name,
             text=rendered.text,
-            html=rendered.html,
+            html=html,
             from_name=letter.from_name or self.settings.helpdesk.name,
             in_reply_to=letter.in_reply_to,
             references=tuple(r for r in letter.references if r),
             automatic=letter.automatic,
             attachments=letter.attachments,
-            inline=letter.inline if rendered.html else (),
+            inline=letter.inline if html else (),
         )
         message_id = new_message_id(self.domain, ticket_id)
         raw = compose(

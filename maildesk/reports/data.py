@@ -8,20 +8,20 @@ time zone.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
-from maildesk.kb.terms import problem_key
+from maildesk.reports import agents, backlog, rows, trends
+from maildesk.reports.rows import SurveyRow, TicketRow
+from maildesk.reports.stats import median
 from maildesk.sla import report as sla_report
 from maildesk.sla.calendar import BusinessCalendar
-from maildesk.sla.timers import clock_for
-from maildesk.store.models import Survey, Ticket
 
 # First response as a share of its target: where the promise was kept, and by how much.
 TARGET_BUCKETS = (
@@ -52,6 +52,11 @@ class ReportData:
     top_tags: list[dict[str, Any]] = field(default_factory=list)
     frequent_subjects: list[dict[str, Any]] = field(default_factory=list)
     busiest_hours: list[list[int]] = field(default_factory=list)  # [weekday][hour]
+    previous: dict[str, str] = field(default_factory=dict)  # the period before: since, until
+    tiles: list[dict[str, Any]] = field(default_factory=list)  # with the change since then
+    rising_problems: list[dict[str, Any]] = field(default_factory=list)
+    agents: list[dict[str, Any]] = field(default_factory=list)
+    backlog: list[dict[str, Any]] = field(default_factory=list)  # open now, per tier
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,13 +71,10 @@ def collect(
     now: datetime,
 ) -> ReportData:
     zone = calendar.zone
-    tickets = list(
-        session.scalars(
-            select(Ticket)
-            .where(Ticket.created_at >= since, Ticket.created_at < until)
-            .order_by(Ticket.created_at, Ticket.id)
-        )
-    )
+    tickets = rows.tickets(session, settings, calendar, since, until)
+    surveys = rows.surveys(session, since, until)
+    before = since - (until - since)
+    earlier = rows.tickets(session, settings, calendar, before, since)
     first_day = since.astimezone(zone).date()
     last_day = (until - timedelta(microseconds=1)).astimezone(zone).date()
     data = ReportData(
@@ -81,10 +83,12 @@ def collect(
         timezone=str(zone),
         tickets=len(tickets),
         last_day=last_day.isoformat(),
+        previous={"since": before.isoformat(), "until": since.isoformat()},
     )
-    data.tiers = sorted({_tier(t) for t in tickets})
+    data.tiers = sorted({t.report_tier for t in tickets})
     data.per_day = _per_day(tickets, first_day, last_day, zone)
-    data.first_response = _first_response(tickets, settings, calendar, now)
+    data.first_response = _first_response(tickets, settings, now)
+    compliance = sla_report.build(tickets, settings, calendar, now)
     data.compliance = [
         {
             "tier": row.tier,
@@ -93,23 +97,32 @@ def collect(
             "first_response_percent": row.first_compliance,
             "resolution_percent": row.resolution_compliance,
         }
-        for row in sla_report.build(tickets, settings, calendar, now)
+        for row in compliance
     ]
-    data.satisfaction = _satisfaction(session, tickets, zone)
+    data.satisfaction = _satisfaction(surveys, zone)
     data.self_service = _self_service(tickets, zone)
-    tags = Counter(tag for t in tickets for tag in t.tags)
-    data.top_tags = [{"tag": tag, "tickets": n} for tag, n in tags.most_common(10)]
+    data.top_tags = [
+        {"tag": tag, "tickets": n} for tag, n in rows.top_tags(session, since, until, 10)
+    ]
     data.frequent_subjects = _frequent_subjects(tickets)
     hours = [[0] * 24 for _ in WEEKDAYS]
     for t in tickets:
         local = t.created_at.astimezone(zone)
         hours[local.weekday()][local.hour] += 1
     data.busiest_hours = hours
+    data.tiles = trends.tiles(
+        trends.summary(tickets, surveys, compliance),
+        trends.summary(
+            earlier,
+            rows.surveys(session, before, since),
+            sla_report.build(earlier, settings, calendar, now),
+        ),
+    )
+    data.rising_problems = trends.rising(session, tickets, earlier)
+    events = agents.work(session, since, until)
+    data.agents = agents.figures(settings, tickets, events, surveys, now)
+    data.backlog = backlog.backlog(session, now)
     return data
-
-
-def _tier(ticket: Ticket) -> str:
-    return ticket.first_tier or ticket.tier or "-"
 
 
 def _week(moment: datetime, zone: Any) -> str:
@@ -117,10 +130,12 @@ def _week(moment: datetime, zone: Any) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _per_day(tickets: list[Ticket], first: date, last: date, zone: Any) -> list[dict[str, Any]]:
+def _per_day(
+    tickets: Sequence[TicketRow], first: date, last: date, zone: Any
+) -> list[dict[str, Any]]:
     counts: dict[date, Counter[str]] = defaultdict(Counter)
     for t in tickets:
-        counts[t.created_at.astimezone(zone).date()][_tier(t)] += 1
+        counts[t.created_at.astimezone(zone).date()][t.report_tier] += 1
     days = []
     day = first
     while day <= last:
@@ -130,41 +145,41 @@ def _per_day(tickets: list[Ticket], first: date, last: date, zone: Any) -> list[
 
 
 def _first_response(
-    tickets: list[Ticket], settings: Settings, calendar: BusinessCalendar, now: datetime
+    tickets: Sequence[TicketRow], settings: Settings, now: datetime
 ) -> dict[str, Any]:
+    """Each answered ticket's first response as a share of its own target: both in the
+    policy's business time, so the stored minutes divide by the target's."""
     buckets = Counter[str]()
     overdue = 0
     minutes: list[float] = []
+    targets: dict[str | None, float | None] = {}
     for t in tickets:
-        policy = settings.sla_policy(t.sla_policy) if t.sla_policy else None
-        target = parse_duration(policy.first_response) if policy and policy.first_response else None
-        clock = clock_for(policy, calendar) if policy is not None else calendar
+        if t.sla_policy not in targets:
+            policy = settings.sla_policy(t.sla_policy) if t.sla_policy else None
+            wanted = policy.first_response if policy else None
+            target = parse_duration(wanted) if wanted else None
+            targets[t.sla_policy] = target.total_seconds() / 60 if target else None
         if t.first_response_at is None:
             due, done = t.first_response_due, t.resolved_at or t.closed_at
             if due is not None and now > due and (done is None or done > due):
                 overdue += 1
             continue
-        took = clock.between(t.created_at, t.first_response_at)
-        minutes.append(took.total_seconds() / 60)
-        if target:
-            share = took / target
+        took = t.first_response_minutes
+        assert took is not None  # rows.tickets counts what was not stored
+        minutes.append(took)
+        target_minutes = targets[t.sla_policy]
+        if target_minutes:
+            share = took / target_minutes
             buckets[next(label for limit, label in TARGET_BUCKETS if share <= limit)] += 1
-    ordered = sorted(minutes)
     return {
         "buckets": [{"label": label, "tickets": buckets[label]} for _, label in TARGET_BUCKETS],
         "unanswered_overdue": overdue,
-        "answered": len(ordered),
-        "median_minutes": round(ordered[len(ordered) // 2], 1) if ordered else None,
+        "answered": len(minutes),
+        "median_minutes": median(minutes),
     }
 
 
-def _satisfaction(session: Session, tickets: list[Ticket], zone: Any) -> dict[str, Any]:
-    ids = [t.id for t in tickets]
-    surveys: list[Survey] = []
-    for chunk in range(0, len(ids), 500):
-        surveys += session.scalars(
-            select(Survey).where(Survey.ticket_id.in_(ids[chunk : chunk + 500]))
-        )
+def _satisfaction(surveys: Sequence[SurveyRow], zone: Any) -> dict[str, Any]:
     sent = [s for s in surveys if s.sent_at is not None]
     answered = [s for s in sent if s.score is not None and s.answered_at is not None]
     weeks: dict[str, list[int]] = defaultdict(list)
@@ -186,7 +201,7 @@ def _satisfaction(session: Session, tickets: list[Ticket], zone: Any) -> dict[st
     }
 
 
-def _self_service(tickets: list[Ticket], zone: Any) -> dict[str, Any]:
+def _self_service(tickets: Sequence[TicketRow], zone: Any) -> dict[str, Any]:
     served = [t for t in tickets if t.resolution == "self_served"]
     weeks: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for t in tickets:
@@ -204,12 +219,12 @@ def _self_service(tickets: list[Ticket], zone: Any) -> dict[str, Any]:
     }
 
 
-def _frequent_subjects(tickets: list[Ticket]) -> list[dict[str, Any]]:
+def _frequent_subjects(tickets: Sequence[TicketRow]) -> list[dict[str, Any]]:
     """Subjects grouped by their stemmed words, so "Printer not printing" and "printers
     not printing!" are one problem; shown by their most common wording."""
     groups: dict[str, Counter[str]] = defaultdict(Counter)
     for t in tickets:
-        key = problem_key(t.subject)
+        key = t.problem_key
         if key:
             groups[key][t.subject.strip()] += 1
     ranked = sorted(groups.values(), key=lambda c: (-sum(c.values()), c.most_common(1)[0][0]))

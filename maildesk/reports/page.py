@@ -7,10 +7,12 @@ the page (for the headless-browser test) and marks it rendered.
 
 from __future__ import annotations
 
+from datetime import date
 from html import escape
 from typing import Any
 
-from maildesk.reports import charts
+from maildesk.reports import charts, tables
+from maildesk.reports.backlog import AGES
 from maildesk.reports.data import WEEKDAYS, ReportData
 
 CSS = """
@@ -20,11 +22,13 @@ main { max-width: 780px; margin: 0 auto; padding: 24px; }
 h1 { font-size: 22px; margin: 0 0 4px; }
 h2 { font-size: 16px; margin: 0 0 8px; }
 .period { color: #52606d; margin-bottom: 18px; }
-.tiles { display: grid; grid-template-columns: repeat(5, 1fr); gap: 10px; margin-bottom: 18px; }
+.tiles { display: grid; grid-template-columns: repeat(3, 1fr); gap: 10px; margin-bottom: 18px; }
 .tile { background: #fff; border-radius: 8px; padding: 10px 12px;
         box-shadow: 0 1px 2px rgba(0,0,0,.08); }
 .tile b { display: block; font-size: 22px; }
-.tile span { color: #52606d; font-size: 12px; }
+.tile span { color: #52606d; font-size: 12px; display: block; }
+.tile i { font-style: normal; font-size: 12px; }
+.good { color: #2f7d3b; } .bad { color: #b8474a; } .flat { color: #7b8794; }
 section { background: #fff; border-radius: 8px; padding: 14px 16px 10px; margin-bottom: 16px;
           box-shadow: 0 1px 2px rgba(0,0,0,.08); }
 section p { color: #52606d; margin: 0 0 8px; font-size: 13px; }
@@ -36,6 +40,8 @@ svg .series { fill: none; stroke: #3b6ea8; stroke-width: 2; }
 svg .dot { fill: #3b6ea8; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 td, th { text-align: left; padding: 3px 6px; border-bottom: 1px solid #e4e7eb; }
+td.num { text-align: right; white-space: nowrap; }
+p.empty { font-style: italic; }
 footer { color: #7b8794; font-size: 12px; text-align: center; }
 """
 
@@ -56,7 +62,8 @@ TRAP = """
 """
 
 
-def render(data: ReportData, title: str) -> str:
+def render(data: ReportData, title: str, *, script: bool = True) -> str:
+    """The page; ``script=False`` for mail, where no script belongs."""
     sections = [
         _section(
             "Tickets per day, by tier",
@@ -78,6 +85,25 @@ def render(data: ReportData, title: str) -> str:
             "Share of tickets whose first response and resolution met their targets "
             "(targets still running are left out).",
             _compliance_chart(data.compliance),
+        ),
+        _section(
+            "Agents",
+            "Per agent, for these tickets: first answers and resolutions with their median "
+            "and p90 business time, how often a resolution was opened again, satisfaction "
+            "with what they resolved, and SLA targets missed.",
+            tables.agents(data.agents),
+        ),
+        _section(
+            "Backlog by age",
+            "Open now, per tier, by how long each ticket has been open.",
+            charts.stacked_bars(
+                [b["tier"] for b in data.backlog],
+                {
+                    label: [b["ages"][i]["tickets"] for b in data.backlog]
+                    for i, (_, label) in enumerate(AGES)
+                },
+            )
+            + tables.oldest(data.backlog),
         ),
         _section(
             "Satisfaction",
@@ -113,6 +139,11 @@ def render(data: ReportData, title: str) -> str:
             charts.horizontal_bars([(s["subject"], s["tickets"]) for s in data.frequent_subjects]),
         ),
         _section(
+            "Rising problems",
+            "Problems seen more often than in the period before, the steepest rise first.",
+            tables.rising(data.rising_problems),
+        ),
+        _section(
             "Busiest hours",
             f"New tickets by weekday and hour ({escape(data.timezone)}).",
             charts.heatmap(data.busiest_hours, WEEKDAYS),
@@ -124,11 +155,12 @@ def render(data: ReportData, title: str) -> str:
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<title>{escape(title)}</title><link rel="icon" href="data:,">'
-        f"<style>{CSS}</style><script>{TRAP}</script></head><body><main>"
+        f"<style>{CSS}</style>{f'<script>{TRAP}</script>' if script else ''}</head><body><main>"
         f"<h1>{escape(title)}</h1>"
         f'<div class="period">Tickets opened from {escape(data.since[:10])} to '
-        f"{escape(data.last_day)} ({escape(data.timezone)})</div>"
-        f"{_tiles(data)}{''.join(sections)}"
+        f"{escape(data.last_day)} ({escape(data.timezone)}); changes against the "
+        f"{escape(_days(data))} before</div>"
+        f"{tables.tiles(data.tiles)}{''.join(sections)}"
         '<pre id="console-errors" hidden></pre>'
         "<footer>maildesk report</footer></main></body></html>\n"
     )
@@ -138,31 +170,10 @@ def _section(title: str, note: str, chart: str) -> str:
     return f"<section><h2>{escape(title)}</h2><p>{escape(note)}</p>{chart}</section>"
 
 
-def _tiles(data: ReportData) -> str:
-    total = next((c for c in data.compliance if c["tier"] == "all"), None)
-    first = total["first_response_percent"] if total else None
-    median = data.first_response["median_minutes"]
-    tiles = [
-        (str(data.tickets), "tickets"),
-        (_pct(data.self_service["rate_percent"]), "self-served"),
-        (_pct(first), "first response in time"),
-        (f"{median:.0f} min" if median is not None else "-", "median first response"),
-        (
-            f"{data.satisfaction['average']:.1f} / 5" if data.satisfaction["average"] else "-",
-            "satisfaction",
-        ),
-    ]
-    return (
-        '<div class="tiles">'
-        + "".join(
-            f'<div class="tile"><b>{escape(v)}</b><span>{escape(k)}</span></div>' for v, k in tiles
-        )
-        + "</div>"
-    )
-
-
-def _pct(value: float | None) -> str:
-    return f"{value:.0f}%" if value is not None else "-"
+def _days(data: ReportData) -> str:
+    first, last = date.fromisoformat(data.since[:10]), date.fromisoformat(data.last_day)
+    days = (last - first).days + 1
+    return "day" if days == 1 else f"{days} days"
 
 
 def _target_chart(first: dict[str, Any]) -> str:

@@ -22,11 +22,36 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from maildesk.config.model import Settings
 from maildesk.sla.calendar import AlwaysOpen, BusinessCalendar
 from maildesk.sla.timers import clock_for
-from maildesk.store.models import Ticket
+
+
+class Timed(Protocol):
+    """What the report reads of a ticket: a Ticket, or a report's light row."""
+
+    @property
+    def first_tier(self) -> str | None: ...
+    @property
+    def tier(self) -> str | None: ...
+    @property
+    def sla_policy(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def first_response_at(self) -> datetime | None: ...
+    @property
+    def first_response_due(self) -> datetime | None: ...
+    @property
+    def resolution_due(self) -> datetime | None: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+    @property
+    def closed_at(self) -> datetime | None: ...
+    @property
+    def first_response_minutes(self) -> float | None: ...
 
 
 @dataclass
@@ -72,27 +97,37 @@ def nearest_rank(values: Sequence[timedelta], p: float) -> timedelta | None:
 
 
 def build(
-    tickets: Iterable[Ticket], settings: Settings, calendar: BusinessCalendar, now: datetime
+    tickets: Iterable[Timed], settings: Settings, calendar: BusinessCalendar, now: datetime
 ) -> list[Row]:
     """One row per (tier, policy), sorted, then a total row ("all", "all")."""
     rows: dict[tuple[str, str], Row] = {}
     total = Row("all", "all")
+    clocks: dict[str | None, BusinessCalendar | AlwaysOpen] = {}
     for ticket in tickets:
         tier = ticket.first_tier or ticket.tier or "-"
         policy = ticket.sla_policy or "-"
         row = rows.setdefault((tier, policy), Row(tier, policy))
-        found = settings.sla_policy(ticket.sla_policy) if ticket.sla_policy else None
-        clock = clock_for(found, calendar) if found is not None else calendar
+        clock = clocks.get(ticket.sla_policy)
+        if clock is None:
+            found = settings.sla_policy(ticket.sla_policy) if ticket.sla_policy else None
+            clock = clocks[ticket.sla_policy] = (
+                clock_for(found, calendar) if found is not None else calendar
+            )
         for into in (row, total):
             _count(into, ticket, clock, now)
     return [rows[key] for key in sorted(rows)] + ([total] if rows else [])
 
 
-def _count(row: Row, ticket: Ticket, clock: BusinessCalendar | AlwaysOpen, now: datetime) -> None:
+def _count(row: Row, ticket: Timed, clock: BusinessCalendar | AlwaysOpen, now: datetime) -> None:
     row.tickets += 1
     answered = ticket.first_response_at
     if answered is not None:
-        row.first_times.append(clock.between(ticket.created_at, answered))
+        stored = ticket.first_response_minutes  # settled when it was answered
+        row.first_times.append(
+            timedelta(minutes=stored)
+            if stored is not None
+            else clock.between(ticket.created_at, answered)
+        )
     due = ticket.first_response_due
     done = ticket.resolved_at or ticket.closed_at
     # Resolved before its first-response deadline with no answer (self-served, say): that

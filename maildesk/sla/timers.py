@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from maildesk.config.model import Settings, SlaPolicy
 from maildesk.config.semantics import parse_duration
+from maildesk.sla import durations
 from maildesk.sla.calendar import AlwaysOpen, BusinessCalendar
 from maildesk.store.models import SlaTimer, Ticket
 
@@ -28,6 +29,11 @@ Clock = BusinessCalendar | AlwaysOpen
 
 def clock_for(policy: SlaPolicy, calendar: BusinessCalendar) -> Clock:
     return AlwaysOpen() if policy.hours == "24/7" else calendar
+
+
+def clock_of(policy: SlaPolicy | None, calendar: BusinessCalendar) -> Clock:
+    """A ticket's clock; without a policy, the business calendar."""
+    return calendar if policy is None else clock_for(policy, calendar)
 
 
 def policy_of(settings: Settings, ticket: Ticket) -> SlaPolicy | None:
@@ -178,7 +184,9 @@ def follow_status(
     calendar: BusinessCalendar,
     now: datetime,
 ) -> None:
-    """Keep the timers in step with a status change from ``before`` to ``ticket.status``."""
+    """Keep the timers in step with a status change from ``before`` to ``ticket.status``,
+    and the ticket's durations with what has ended."""
+    durations.settle(ticket, clock_of(policy, calendar))
     after = ticket.status
     if after == before:
         return

@@ -148,7 +148,7 @@ def answer(
         desk.mailer.relay(session, ticket, message, mail, commands.text, customers, last, now)
         desk.mailer.agent_copy(session, ticket, message, mail, commands.text, now)
         if ticket.first_response_at is None:
-            ticket.first_response_at = now
+            ticket.first_response_at, ticket.first_responder = now, agent
         if ticket.quiet:
             # The agent wrote to them: the desk's own notices may follow.
             lift_quiet(session, ticket, agent, "an agent answered", now)

@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[tuple[str, ...], ...], ...] = (
             "maildesk.sla.report",
         ),
     ),
-    (("maildesk.sla.timers",),),
+    (("maildesk.sla.timers", "maildesk.sla.durations"),),
     (("maildesk.outbox",),),
     (
         ("maildesk.store",),

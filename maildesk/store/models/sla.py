@@ -69,6 +69,19 @@ class SlaDigest(Base):
     tickets: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ReportMailing(Base):
+    """One row per week the weekly report went out: the unique key makes it once a week
+    across daemons; its outbox mails are queued in the transaction that writes it."""
+
+    __tablename__ = "report_mailings"
+    __table_args__ = (UniqueConstraint("week"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    week: Mapped[str] = mapped_column(String(10))  # YYYY-Www, ISO, of the week reported
+    sent_at: Mapped[datetime]
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+
+
 SURVEY_STATES = ("scheduled", "sent", "answered", "cancelled")
 
 

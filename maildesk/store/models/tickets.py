@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -63,6 +64,7 @@ class Ticket(Base):
         Index("ix_tickets_requester_id", "requester_id"),
         Index("ix_tickets_incident_of", "incident_of"),
         Index("ix_tickets_problem_key_created_at", "problem_key", "created_at"),
+        Index("ix_tickets_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -103,6 +105,13 @@ class Ticket(Base):
     incident_of: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     # The subject's stemmed words, sorted: tickets about one problem share it (kb/terms.py).
     problem_key: Mapped[str | None] = mapped_column(String(200))
+    # Settled as the timers settle (sla/durations.py), so reports read them instead of
+    # counting business hours again: minutes of business time (24/7 policies: all
+    # hours) from arrival to the first answer, and to the resolution.
+    first_response_minutes: Mapped[float | None] = mapped_column(Float)
+    resolution_minutes: Mapped[float | None] = mapped_column(Float)
+    # The agent whose answer was the first response.
+    first_responder: Mapped[str | None] = mapped_column(String(320))
 
     requester: Mapped[Customer | None] = relationship()
     messages: Mapped[list[Message]] = relationship(
