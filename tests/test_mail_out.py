@@ -20,7 +20,8 @@ from maildesk.outbox.compose import compose
 from maildesk.outbox.humanize import humanize
 from maildesk.outbox.relay import close, end_data, open_relay, start_data
 from maildesk.outbox.sender import Sender
-from maildesk.store.db import session_factory
+from maildesk.store import outbox as queue
+from maildesk.store.db import make_engine, session_factory
 from maildesk.store.models import Event, OutboxMessage
 from tests.support.mailout import settings_for
 from tests.support.need import free_port
@@ -180,6 +181,41 @@ def test_spool_writes_one_file_per_message(engine: Engine, db_url: str, tmp_path
     clock.advance(timedelta(minutes=10))
     assert sender.deliver_due() == 2
     assert sorted((tmp_path / "out").glob("*.eml")) == files  # the same files, not new ones
+
+
+def test_two_senders_reading_the_same_rows_claim_each_once(
+    engine: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process claims while this one has read its due rows (SQLite reads them
+    without a lock; PostgreSQL has them locked, so the other skips them): no row is
+    leased to both, none to neither."""
+    settings = settings_for(tmp_path, db_url, {"spool_dir": "out"})
+    clock = FixedClock(T0)
+    intake = Intake(settings, session_factory(engine), clock)
+    for n in range(5):
+        intake.ingest(mail(msgid=f"<race{n}@example.org>"), "test")
+    mine = Sender(settings, session_factory(engine), clock)
+    other = make_engine(db_url)  # the other process's own connection and turns
+    theirs = Sender(settings, session_factory(other), clock)
+    read = queue.due
+    cut_in: list[int] = []
+    turn = ["mine"]
+
+    def due_then_the_other_claims(session, now, limit):  # type: ignore[no-untyped-def]
+        rows = read(session, now, limit)
+        if turn and turn.pop() == "mine":  # then theirs reads for itself, unhooked
+            cut_in.extend(c.id for c in theirs._claim(limit))
+        return rows
+
+    monkeypatch.setattr(queue, "due", due_then_the_other_claims)
+    try:
+        won = [c.id for c in mine._claim(50)]
+    finally:
+        other.dispose()
+    with session_factory(engine)() as s:
+        every = set(s.scalars(select(OutboxMessage.id)))
+    assert len(every) >= 5 and not set(won) & set(cut_in)
+    assert set(won) | set(cut_in) == every
 
 
 @pytest.mark.parametrize(

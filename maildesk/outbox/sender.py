@@ -180,12 +180,28 @@ class Sender:
         )
 
     def _claim(self, limit: int) -> list[Claimed]:
+        """Due rows, leased to this process. The lease is taken by a conditional update
+        (still pending, still due): on PostgreSQL the rows are locked already, but
+        SQLite reads them outside any lock, so two processes may read the same rows and
+        only the first update may win them."""
         now = self.clock.now()
         with transaction(self.sessions) as session:
             rows = queue.due(session, now, limit)
-            for row in rows:
-                row.next_attempt_at = now + LEASE
-                row.attempts += 1
+            if not rows:
+                return []
+            won = set(
+                session.scalars(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id.in_([row.id for row in rows]),
+                        OutboxMessage.state == "pending",
+                        OutboxMessage.next_attempt_at <= now,
+                    )
+                    .values(next_attempt_at=now + LEASE, attempts=OutboxMessage.attempts + 1)
+                    .returning(OutboxMessage.id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
             return [
                 Claimed(
                     row.id,
@@ -198,6 +214,7 @@ class Sender:
                     row.ticket_id,
                 )
                 for row in rows
+                if row.id in won
             ]
 
     def _release(self, items: list[Claimed]) -> None:
