@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from sys import intern
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -94,18 +95,22 @@ def work(session: Session, since: datetime, until: datetime) -> Work:
     connection = session.connection()
     return Work(
         [
-            Answer(number, actor)
+            Answer(number, intern(actor))
             for number, actor in connection.execute(answers.execution_options(yield_per=STREAM))
             if number is not None
         ],
         [
-            Change(number, actor, before, after)
+            Change(number, intern(actor), _once(before), _once(after))
             for number, actor, before, after in connection.execute(
                 changes.execution_options(yield_per=STREAM)
             )
             if number is not None
         ],
     )
+
+
+def _once(status: str | None) -> str | None:
+    return None if status is None else intern(status)
 
 
 def agents_of(settings: Settings, answers: Iterable[Answer]) -> set[str]:

@@ -8,8 +8,10 @@ was stored has them counted here from its timestamps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from sys import intern
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
@@ -41,7 +43,6 @@ class TicketRow(NamedTuple):
     first_response_minutes: float | None
     resolution_minutes: float | None
     first_responder: str | None
-    merged_into: int | None
 
     @property
     def report_tier(self) -> str:
@@ -76,7 +77,31 @@ def tickets(
     )
     # Rows as they are (no ORM loading), fetched in batches.
     result = session.connection().execute(query.execution_options(yield_per=STREAM))
-    return [_complete(TicketRow(*r), settings, calendar) for r in result]
+    return [_complete(_light(r), settings, calendar) for r in result]
+
+
+# The columns whose few values repeat on every row: one string each, not one per row
+# (a year of tickets holds a third less).
+_REPEATED = tuple(
+    TicketRow._fields.index(name)
+    for name in (
+        "status",
+        "first_tier",
+        "tier",
+        "assignee",
+        "sla_policy",
+        "resolution",
+        "first_responder",
+    )
+)
+
+
+def _light(values: Sequence[Any]) -> TicketRow:
+    row = list(values)
+    for index in _REPEATED:
+        if row[index] is not None:
+            row[index] = intern(row[index])
+    return TicketRow(*row)
 
 
 def _complete(row: TicketRow, settings: Settings, calendar: BusinessCalendar) -> TicketRow:
