@@ -161,6 +161,9 @@ class _BoundedHTTPServer(ThreadingHTTPServer):
     threads."""
 
     daemon_threads = True
+    # socketserver's 5 makes a burst of connections wait for the kernel's SYN retries
+    # (seconds each) before they even reach the slot check.
+    request_queue_size = 128
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

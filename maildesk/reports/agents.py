@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from maildesk.config.model import Settings
 from maildesk.mail import DONE
-from maildesk.reports.rows import STREAM, SurveyRow, TicketRow
+from maildesk.reports.rows import SurveyRow, TicketRow, fetch
 from maildesk.reports.stats import median, p90
 from maildesk.store.models import Event, Ticket
 
@@ -92,18 +92,15 @@ def work(session: Session, since: datetime, until: datetime) -> Work:
         .where(*period, Event.kind == "status")
         .order_by(Event.ticket_id, Event.at, Event.id)
     )
-    connection = session.connection()
     return Work(
         [
             Answer(number, intern(actor))
-            for number, actor in connection.execute(answers.execution_options(yield_per=STREAM))
+            for number, actor in fetch(session, answers)
             if number is not None
         ],
         [
             Change(number, intern(actor), _once(before), _once(after))
-            for number, actor, before, after in connection.execute(
-                changes.execution_options(yield_per=STREAM)
-            )
+            for number, actor, before, after in fetch(session, changes)
             if number is not None
         ],
     )

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from sys import intern
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVarTuple
 
-from sqlalchemy import func, select, true
+from sqlalchemy import Result, Select, func, select, true
 from sqlalchemy.orm import Session
 
 from maildesk.config.model import Settings
@@ -50,6 +50,7 @@ class TicketRow(NamedTuple):
         return self.first_tier or self.tier or "-"
 
 
+Columns = TypeVarTuple("Columns")
 STREAM = 5000  # rows fetched at a time: a year of tickets never sits in the driver twice
 
 COLUMNS = tuple(getattr(Ticket, name) for name in TicketRow._fields)
@@ -60,6 +61,16 @@ class SurveyRow(NamedTuple):
     sent_at: datetime | None
     score: int | None
     answered_at: datetime | None
+
+
+def fetch(session: Session, query: Select[*Columns]) -> Result[*Columns]:
+    """Rows as they are, without ORM loading. SQLite's are read in batches; PostgreSQL
+    sends them all at once, as a server-side cursor's round trips would cost more than
+    the rows (a year of tickets is some tens of MB of them)."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        query = query.execution_options(yield_per=STREAM)
+    return connection.execute(query)
 
 
 def tickets(
@@ -75,8 +86,7 @@ def tickets(
         .where(Ticket.created_at >= since, Ticket.created_at < until)
         .order_by(Ticket.created_at, Ticket.id)
     )
-    # Rows as they are (no ORM loading), fetched in batches.
-    result = session.connection().execute(query.execution_options(yield_per=STREAM))
+    result = fetch(session, query)
     return [_complete(_light(r), settings, calendar) for r in result]
 
 
@@ -158,5 +168,4 @@ def surveys(session: Session, since: datetime, until: datetime) -> list[SurveyRo
         .join(Ticket, Ticket.id == Survey.ticket_id)
         .where(Ticket.created_at >= since, Ticket.created_at < until)
     )
-    result = session.connection().execute(query.execution_options(yield_per=STREAM))
-    return [SurveyRow(*r) for r in result]
+    return [SurveyRow(*r) for r in fetch(session, query)]

@@ -36,6 +36,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _turns[engine] = Turns()
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if (
+        parsed.get_backend_name() == "postgresql"
+        and parsed.get_driver_name() == "psycopg"
+        and "options" not in parsed.query  # the admin's own options win
+    ):
+        # Timestamps come back in UTC, as maildesk compares them (models/base.py).
+        kwargs.setdefault("connect_args", {"options": "-c TimeZone=UTC"})
     return create_engine(url, **kwargs)
 
 
