@@ -26,7 +26,13 @@ from maildesk.store.models import (
     Ticket,
 )
 from maildesk.store.queries import list_tickets, ticket_detail
-from maildesk.store.schema import current_revision, head_revision, require_current, upgrade
+from maildesk.store.schema import (
+    current_revision,
+    head_revision,
+    migrations_head,
+    require_current,
+    upgrade,
+)
 from tests.support.store import T0
 
 
@@ -68,6 +74,10 @@ def add_ticket(
                 )
             )
         return ticket.id
+
+
+def test_the_head_is_the_newest_migration() -> None:
+    assert head_revision() == migrations_head()
 
 
 def test_upgrade_creates_every_table(engine: Engine) -> None:

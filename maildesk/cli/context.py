@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy import Engine
@@ -12,9 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maildesk.config import Settings, config_path, load_settings
 from maildesk.errors import Problem, UserError
-from maildesk.intake import Intake
 from maildesk.store.db import make_engine, session_factory
 from maildesk.store.schema import require_current
+
+if TYPE_CHECKING:
+    from maildesk.intake import Intake
 
 
 @dataclass
@@ -47,6 +50,8 @@ class Desk:
         return session_factory(self.engine)
 
     def pipeline(self) -> Intake:
+        from maildesk.intake import Intake  # the pipeline loads when a command needs it
+
         return Intake(self.settings, self.sessions())
 
 

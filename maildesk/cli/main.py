@@ -9,26 +9,53 @@ from sqlalchemy.exc import OperationalError
 
 from maildesk import __version__
 from maildesk.cli import output
-from maildesk.cli.agents import agents
-from maildesk.cli.check import check
 from maildesk.cli.context import Desk
-from maildesk.cli.db import db
-from maildesk.cli.ingest import import_archive, ingest
-from maildesk.cli.init import init
-from maildesk.cli.kb import kb
-from maildesk.cli.outbox import outbox
-from maildesk.cli.quarantine import quarantine
-from maildesk.cli.report import report
-from maildesk.cli.rules import rules
-from maildesk.cli.run import run
-from maildesk.cli.sla import sla
-from maildesk.cli.tickets import tickets
+from maildesk.cli.lazy import LazyGroup
 from maildesk.errors import TryLater, UserError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT)
+# name -> (module, function, its one-line help): a command's module, and all it imports,
+# loads only when that command runs; `maildesk --help` lists them from here.
+COMMANDS = {
+    "agents": ("agents", "agents", "The tiers' agents: at work, away, open tickets."),
+    "check": ("check", "check", "Check the config, rules and templates; exit 2 on any problem."),
+    "db": ("db", "db", "Database schema commands."),
+    "import": (
+        "ingest",
+        "import_archive",
+        "Import an mbox file or a Maildir folder as history; threads as live mail would.",
+    ),
+    "ingest": (
+        "ingest",
+        "ingest",
+        "Store one message from FILE or standard input (for MTA pipes).",
+    ),
+    "init": ("init", "init", "Write a starter desk into DIRECTORY."),
+    "kb": ("kb", "kb", "Knowledge-base articles suggested in acknowledgements."),
+    "outbox": ("outbox", "outbox", "Outgoing mail: what waits, what failed."),
+    "quarantine": (
+        "quarantine",
+        "quarantine",
+        "List, show and retry quarantined mail; admit or reject held mail.",
+    ),
+    "report": (
+        "report",
+        "report",
+        "The support report for tickets opened in the period: tiles against the period "
+        "before, tickets per day by tier, first response against the SLA target, SLA "
+        "compliance, agents, backlog by age, satisfaction, self-service, tags, frequent "
+        "and rising problems, the busiest hours.",
+    ),
+    "rules": ("rules", "rules", "Check routing rules and try them on a message."),
+    "run": ("run", "run", "Run the help desk until SIGTERM or Ctrl-C."),
+    "sla": ("sla", "sla", "SLA reports."),
+    "tickets": ("tickets", "tickets", "List and inspect tickets."),
+}
+
+
+@click.group(cls=LazyGroup, commands_from=COMMANDS, context_settings=CONTEXT)
 @click.option(
     "-c",
     "--config",
@@ -48,25 +75,6 @@ def cli(ctx: click.Context, config: str | None) -> None:
     75 temporary failure (database unavailable; try again).
     """
     ctx.obj = Desk(config)
-
-
-for command in (
-    init,
-    check,
-    db,
-    tickets,
-    rules,
-    run,
-    sla,
-    report,
-    kb,
-    ingest,
-    import_archive,
-    quarantine,
-    outbox,
-    agents,
-):
-    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,11 +7,10 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:  # rich is imported when something is printed: a faster start
+    from rich.console import Console
 
 # Control characters in customer text must not reach a terminal as escapes.
 _CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10))
@@ -26,6 +25,8 @@ TEMPFAIL = 75  # EX_TEMPFAIL: try again later (the database is unavailable)
 
 def _console(stream: TextIO) -> Console:
     """A console on the stream as it is now; tables never wrap when piped into a script."""
+    from rich.console import Console
+
     width = None if stream.isatty() else 4096
     return Console(file=stream, width=width, highlight=False, soft_wrap=True)
 
@@ -43,6 +44,8 @@ def cell(text: str) -> str:
 
 def say(text: str, *, style: str | None = None) -> None:
     """A line for people on stdout; never interpreted as markup (it may be customer text)."""
+    from rich.text import Text
+
     _console(sys.stdout).print(Text(printable(text)), style=style)
 
 
@@ -62,6 +65,9 @@ def print_table(
     if not rows:
         say(empty)
         return
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(*columns, box=None, pad_edge=False, header_style="bold")
     for row in rows:
         # Text(), not str: a subject like "[bold]" is customer data, not markup.

@@ -36,10 +36,13 @@ def report(
     as_json: bool,
     now_text: str | None,
 ) -> None:
-    """Tickets per day by tier, first response against the SLA target, SLA
-    compliance by tier, satisfaction over time, self-service deflection, top
-    tags, frequent problems and the busiest hours, for tickets opened in the
-    period (days in the business calendar's time zone)."""
+    """The support report for tickets opened in the period: tiles against the
+    period before, tickets per day by tier, first response against the SLA
+    target, SLA compliance, agents, backlog by age, satisfaction,
+    self-service, tags, frequent and rising problems, the busiest hours.
+
+    Days are in the business calendar's time zone. Agent figures and
+    durations are business time; the backlog is what is open now (--now)."""
     if out is None and not as_json:
         raise click.UsageError("say where the report goes: --out report.html, or --json")
     settings = desk.settings

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from maildesk.store import upsert
 from maildesk.store.models import MailBudget
 
 # Mail that is bounded by its own design, and the alert about a spent budget.
@@ -50,9 +50,8 @@ def spend(
     for key, address in address_keys.items():
         if spent.get(key, 0) >= per_address:
             return f"{per_address} mails to {address} this hour already"
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     for key in keys:
-        statement = insert(MailBudget).values(key=key, hour=hour, count=1)
+        statement = upsert.insert(session, MailBudget).values(key=key, hour=hour, count=1)
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=[MailBudget.key, MailBudget.hour],

@@ -24,9 +24,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from maildesk.store import upsert
 from maildesk.store.models import MailboxClaim, MailboxState
 
 LEASE = timedelta(minutes=10)  # a batch takes seconds; this only covers another machine's death
@@ -160,9 +160,7 @@ def claim(
 
 
 def _insert_ignoring_conflicts(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(MailboxClaim).on_conflict_do_nothing()
-    return sqlite.insert(MailboxClaim).on_conflict_do_nothing()
+    return upsert.insert(session, MailboxClaim).on_conflict_do_nothing()
 
 
 def finish(session: Session, key: FolderKey, uids: Iterable[int], owner: str, now: datetime) -> int:
@@ -212,11 +210,7 @@ def folder_progress(session: Session, key: FolderKey) -> int:
 
 def save_folder_progress(session: Session, key: FolderKey, last_uid: int, now: datetime) -> None:
     """Move the progress up (never down), atomically: several daemons write it."""
-    insert = (
-        postgresql.insert(MailboxState)
-        if session.get_bind().dialect.name == "postgresql"
-        else sqlite.insert(MailboxState)
-    )
+    insert = upsert.insert(session, MailboxState)
     session.execute(
         insert.values(
             mailbox=key.mailbox,
