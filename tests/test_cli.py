@@ -444,3 +444,32 @@ def test_customer_text_is_shown_literally(
     assert code == 0 and "[bold red]help[/] [2Jnow" in out and "\x1b" not in out
     code, out, _ = run("-c", str(config), "tickets", "show", "1")
     assert code == 0 and "[bold red]help[/]" in out and "\x1b" not in out
+
+
+def test_the_lazy_command_table_matches_the_commands() -> None:
+    """`maildesk --help` lists commands from a table without importing them: each entry
+    names a real command and says what that command's own help says."""
+    import click
+
+    from maildesk.cli.main import COMMANDS, cli
+
+    ctx = click.Context(cli)
+    for name, (_, _, text) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name
+        stand_in = click.Command(name, help=text)
+        assert stand_in.get_short_help_str(300) == command.get_short_help_str(300), name
+
+
+def test_help_imports_no_command() -> None:
+    """The start of every command pays only for what it uses."""
+    probe = (
+        "import sys\nfrom maildesk.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('maildesk.daemon', 'maildesk.pipeline', 'alembic', 'rich',"
+        " 'apscheduler', 'aiosmtpd', 'sqlalchemy.dialects.postgresql') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
