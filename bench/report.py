@@ -4,7 +4,7 @@ Writes a deterministic support history (bench/history.py) into a fresh
 SQLite database, then times collecting the numbers and rendering the page.
 Prints a table; nothing here is a test.
 
-    .venv/bin/python bench/report.py [--days 365] [--per-day 40 --per-day 365]
+    .venv/bin/python bench/report.py [--days 365] [--history 730] [--per-day 40 --per-day 365]
         [--postgres URL] [--out report.html] [--screenshot report.png]
 
 Each collection runs in a fresh process, so its peak RSS is the report's own.
@@ -127,7 +127,13 @@ def peak_rss_mb() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--days", type=int, default=365, help="the period reported")
+    parser.add_argument(
+        "--history",
+        type=int,
+        help="days of history written [default: twice --days, so the period before, "
+        "which the report compares with, is as full]",
+    )
     parser.add_argument(
         "--per-day",
         type=int,
@@ -147,7 +153,7 @@ def main() -> None:
         return
     sizes = args.per_day or [40, 365]
     print(
-        f"{'database':<11} {'tickets':>8} {'collect s (min-max of ' + str(args.runs) + ')':>28}"
+        f"{'database':<11} {'in period':>9} {'collect s (min-max of ' + str(args.runs) + ')':>28}"
         f" {'render s':>9} {'page KB':>8} {'peak RSS MB':>12}"
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,7 +165,7 @@ def main() -> None:
             for name, url in urls:
                 if name == "PostgreSQL":
                     reset_postgres(url)
-                fill(url, folder, args.days, per_day)
+                fill(url, folder, args.history or 2 * args.days, per_day)
                 runs = [
                     child(url, args.days, args.out if per_day == sizes[0] else None)
                     for _ in range(args.runs)
@@ -167,7 +173,7 @@ def main() -> None:
                 times = sorted(r["collect"] for r in runs)
                 row = runs[0]
                 print(
-                    f"{name:<11} {row['tickets']:>8,.0f} "
+                    f"{name:<11} {row['tickets']:>9,.0f} "
                     f"{f'{times[len(times) // 2]:.2f} ({times[0]:.2f}-{times[-1]:.2f})':>28} "
                     f"{row['render']:>9.3f} {row['page_kb']:>8.0f} "
                     f"{max(r['rss_mb'] for r in runs):>12.0f}"

@@ -26,7 +26,7 @@ from tests.support.pipeline import mail
 from tests.support.reliability import daemon, kill_when
 from tests.support.smtpsink import Sink
 
-READERS = 300  # report.to: enough mails that a kill lands while they are handed over
+READERS = 100  # report.to: enough mails that a kill lands while they are handed over
 MONDAY = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)  # weekly = "mon 08:00", calendar UTC
 
 
@@ -133,15 +133,11 @@ def test_weekly_report_once_through_a_kill_9_and_two_daemons(
     config = weekly_desk(tmp_path, db_url, smtp_sink)
     everyone = {"lead@example.com", *(f"reader{n}@example.net" for n in range(READERS))}
 
-    run_once(config, MONDAY - timedelta(minutes=6))  # 07:59: the W46 report (empty)
-    assert mailings(db_url) == [("2026-W46", READERS + 1)]
-    smtp_sink.handler.messages.clear()
-
     # W47 is due at 08:00: the daemon is killed while it hands the mails to the relay.
     process = daemon(config, "--once", "--now", at(MONDAY))
-    assert kill_when(process, lambda: len(reports(smtp_sink)) >= 30, 0.0), "ended first"
+    assert kill_when(process, lambda: len(reports(smtp_sink)) >= 20, 0.0), "ended first"
     in_flight = len(reports(smtp_sink))
-    assert 30 <= in_flight < READERS + 1, in_flight
+    assert 20 <= in_flight < READERS + 1, in_flight
     run_once(config, MONDAY + timedelta(minutes=6))  # past the killed one's outbox lease
     got = reports(smtp_sink)
     per_reader = Counter(to for to, _, _ in got)
@@ -150,7 +146,7 @@ def test_weekly_report_once_through_a_kill_9_and_two_daemons(
     assert len(twice) <= 1, twice  # at most the one mail in flight at the kill
     for to in twice:
         assert len({mid for who, mid, _ in got if who == to}) == 1  # the same mail again
-    assert mailings(db_url) == [("2026-W46", READERS + 1), ("2026-W47", READERS + 1)]
+    assert mailings(db_url) == [("2026-W47", READERS + 1)]
 
     # What the lead reads: the week's numbers as text, the page as HTML and attached.
     lead = next(m for to, _, m in got if to == "lead@example.com")
@@ -174,5 +170,5 @@ def test_weekly_report_once_through_a_kill_9_and_two_daemons(
     next_monday = MONDAY + timedelta(days=7, minutes=10)
     both = [daemon(config, "--once", "--now", at(next_monday)) for _ in range(2)]
     assert [p.wait(timeout=300) for p in both] == [0, 0]
-    assert mailings(db_url)[-1] == ("2026-W48", READERS + 1)
+    assert mailings(db_url) == [("2026-W47", READERS + 1), ("2026-W48", READERS + 1)]
     assert Counter(to for to, _, _ in reports(smtp_sink)) == dict.fromkeys(everyone, 1)
