@@ -3,18 +3,23 @@ on SQLite and PostgreSQL (the counting that happens in SQL must agree on both)."
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
+from bench.history import fill_history
 from maildesk.config import settings_from_mapping
 from maildesk.config.model import Settings
 from maildesk.kb.terms import problem_key
+from maildesk.reports import aggregate, rows, trends
 from maildesk.reports.data import collect
 from maildesk.reports.page import render
 from maildesk.sla import durations
+from maildesk.sla import report as sla_report
 from maildesk.sla.calendar import BusinessCalendar
 from maildesk.store.db import session_factory
 from maildesk.store.models import Customer, Event, Survey, Ticket
@@ -226,3 +231,45 @@ def collect_page(engine: Engine, settings: Settings):  # type: ignore[no-untyped
     calendar = BusinessCalendar.from_settings(settings)
     with session_factory(engine)() as s:
         return collect(s, settings, calendar, MONDAY, MONDAY + timedelta(days=2), NOW)
+
+
+def test_the_period_before_counts_as_the_rows_do(tmp_path: Path, engine: Engine) -> None:
+    """The earlier period is summed up in SQL; it must say what trends.summary says of
+    the same tickets read as rows, on a generated history where some tickets (as if
+    settled before durations were stored) have no minutes and no problem key."""
+    settings = settings_from_mapping(
+        {
+            "helpdesk": {"address": "support@example.com"},
+            "database": {"url": str(engine.url)},
+            "smtp": {"spool_dir": "out"},
+            "calendar": {"timezone": "Europe/Berlin"},
+            "sla_policies": [
+                {"name": "normal", "first_response": "2h", "resolution": "4h"},
+                {"name": "corporate", "first_response": "1h", "resolution": "8h"},
+                {"name": "urgent", "first_response": "15m", "resolution": "4h", "hours": "24/7"},
+            ],
+        },
+        name="test",
+        base=tmp_path,
+    )
+    sessions = session_factory(engine)
+    fill_history(sessions, settings, NOW, days=21, per_day=12)
+    with sessions.begin() as s:  # every seventh ticket as an old desk left it
+        s.execute(
+            update(Ticket)
+            .where(Ticket.id % 7 == 0)
+            .values(first_response_minutes=None, resolution_minutes=None, problem_key=None)
+        )
+    calendar = BusinessCalendar.from_settings(settings)
+    since, until = NOW - timedelta(days=14), NOW - timedelta(days=7)
+    with sessions() as s:
+        read = rows.tickets(s, settings, calendar, since, until)
+        assert len(read) > 50
+        by_rows = trends.summary(
+            read,
+            rows.surveys(s, since, until),
+            sla_report.build(read, settings, calendar, NOW),
+        )
+        assert aggregate.summary(s, settings, calendar, since, until, NOW) == by_rows
+        keys = Counter(t.problem_key for t in read if t.problem_key)
+        assert aggregate.problem_keys(s, since, until) == keys

@@ -29,7 +29,7 @@ from datetime import datetime
 from sys import intern
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from maildesk.config.model import Settings
@@ -39,11 +39,7 @@ from maildesk.reports.stats import median, p90
 from maildesk.store.models import Event, Ticket
 
 ANSWERS = ("replied", "broadcast")
-
-
-class Answer(NamedTuple):
-    ticket_id: int
-    actor: str
+WORK = (*ANSWERS, "status")
 
 
 class Change(NamedTuple):
@@ -55,15 +51,17 @@ class Change(NamedTuple):
 
 @dataclass
 class Work:
-    """Who answered which ticket (once per pair), and every status change in order."""
+    """Counted by the database: per actor, the tickets they answered or changed the
+    status of; who answered at all. Read as rows: every status change, in order."""
 
-    answers: list[Answer]
+    handled: dict[str, int]
+    answerers: set[str]
     changes: list[Change]
 
 
 @dataclass
 class Tally:
-    handled: set[int] = field(default_factory=set)
+    handled: int = 0
     first_minutes: list[float] = field(default_factory=list)
     resolved_minutes: list[float] = field(default_factory=list)
     resolutions: int = 0
@@ -75,12 +73,13 @@ class Tally:
 def work(session: Session, since: datetime, until: datetime) -> Work:
     """The period's tickets' answers and status changes, from the audit log."""
     period = (Ticket.created_at >= since, Ticket.created_at < until)
-    answers = (
-        select(Event.ticket_id, Event.actor)
-        .distinct()
+    of_period = (
+        select(Event.actor, func.count(func.distinct(Event.ticket_id)))
         .join(Ticket, Ticket.id == Event.ticket_id)
-        .where(*period, Event.kind.in_(ANSWERS))
+        .group_by(Event.actor)
     )
+    handled = session.execute(of_period.where(*period, Event.kind.in_(WORK)))
+    answered = session.execute(of_period.where(*period, Event.kind.in_(ANSWERS)))
     changes = (
         select(
             Event.ticket_id,
@@ -93,11 +92,8 @@ def work(session: Session, since: datetime, until: datetime) -> Work:
         .order_by(Event.ticket_id, Event.at, Event.id)
     )
     return Work(
-        [
-            Answer(number, intern(actor))
-            for number, actor in fetch(session, answers)
-            if number is not None
-        ],
+        {actor: int(n) for actor, n in handled},
+        {actor for actor, _ in answered},
         [
             Change(number, intern(actor), _once(before), _once(after))
             for number, actor, before, after in fetch(session, changes)
@@ -110,9 +106,9 @@ def _once(status: str | None) -> str | None:
     return None if status is None else intern(status)
 
 
-def agents_of(settings: Settings, answers: Iterable[Answer]) -> set[str]:
+def agents_of(settings: Settings, answerers: Iterable[str]) -> set[str]:
     known = {a for t in settings.tiers for a in (*t.agents, t.lead) if a}
-    return known | {a.actor for a in answers}
+    return known | set(answerers)
 
 
 def figures(
@@ -123,15 +119,14 @@ def figures(
     now: datetime,
 ) -> list[dict[str, Any]]:
     """One row per agent who did anything in the period, busiest first."""
-    agents = agents_of(settings, done_work.answers)
+    agents = agents_of(settings, done_work.answerers)
     tally: dict[str, Tally] = defaultdict(Tally)
-    for a in done_work.answers:
-        tally[a.actor].handled.add(a.ticket_id)
+    for actor, n in done_work.handled.items():
+        if actor in agents:
+            tally[actor].handled = n
     resolver: dict[int, str] = {}  # ticket -> who resolved it last
     last_resolution: dict[int, str] = {}  # ticket -> the resolution a reopen would undo
     for e in done_work.changes:
-        if e.actor in agents:
-            tally[e.actor].handled.add(e.ticket_id)
         if e.after in DONE and e.before not in DONE:
             if e.actor in agents:
                 tally[e.actor].resolutions += 1
@@ -184,7 +179,7 @@ def _breached_by(
 def _row(agent: str, t: Tally) -> dict[str, Any]:
     return {
         "agent": agent,
-        "handled": len(t.handled),
+        "handled": t.handled,
         "first_responses": len(t.first_minutes),
         "first_response_median_minutes": median(t.first_minutes),
         "first_response_p90_minutes": p90(t.first_minutes),

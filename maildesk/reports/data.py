@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from maildesk.config.model import Settings
 from maildesk.config.semantics import parse_duration
-from maildesk.reports import agents, backlog, rows, trends
+from maildesk.reports import agents, aggregate, backlog, rows, trends
 from maildesk.reports.rows import SurveyRow, TicketRow
 from maildesk.reports.stats import median
 from maildesk.sla import report as sla_report
@@ -74,7 +74,6 @@ def collect(
     tickets = rows.tickets(session, settings, calendar, since, until)
     surveys = rows.surveys(session, since, until)
     before = since - (until - since)
-    earlier = rows.tickets(session, settings, calendar, before, since)
     first_day = since.astimezone(zone).date()
     last_day = (until - timedelta(microseconds=1)).astimezone(zone).date()
     data = ReportData(
@@ -112,13 +111,11 @@ def collect(
     data.busiest_hours = hours
     data.tiles = trends.tiles(
         trends.summary(tickets, surveys, compliance),
-        trends.summary(
-            earlier,
-            rows.surveys(session, before, since),
-            sla_report.build(earlier, settings, calendar, now),
-        ),
+        aggregate.summary(session, settings, calendar, before, since, now),
     )
-    data.rising_problems = trends.rising(session, tickets, earlier)
+    data.rising_problems = trends.rising(
+        session, tickets, aggregate.problem_keys(session, before, since)
+    )
     events = agents.work(session, since, until)
     data.agents = agents.figures(settings, tickets, events, surveys, now)
     data.backlog = backlog.backlog(session, now)

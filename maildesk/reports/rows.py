@@ -13,7 +13,7 @@ from datetime import datetime
 from sys import intern
 from typing import Any, NamedTuple, TypeVarTuple
 
-from sqlalchemy import Result, Select, func, select, true
+from sqlalchemy import ColumnElement, Result, Select, func, select, true
 from sqlalchemy.orm import Session
 
 from maildesk.config.model import Settings
@@ -79,13 +79,15 @@ def tickets(
     calendar: BusinessCalendar,
     since: datetime,
     until: datetime,
+    *,
+    where: ColumnElement[bool] | None = None,
 ) -> list[TicketRow]:
-    """Tickets that arrived in [since, until), oldest first, their durations counted."""
-    query = (
-        select(*COLUMNS)
-        .where(Ticket.created_at >= since, Ticket.created_at < until)
-        .order_by(Ticket.created_at, Ticket.id)
-    )
+    """Tickets that arrived in [since, until) (and match ``where``), oldest first, their
+    durations counted."""
+    query = select(*COLUMNS).where(Ticket.created_at >= since, Ticket.created_at < until)
+    if where is not None:
+        query = query.where(where)
+    query = query.order_by(Ticket.created_at, Ticket.id)
     result = fetch(session, query)
     return [_complete(_light(r), settings, calendar) for r in result]
 

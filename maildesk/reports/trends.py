@@ -75,12 +75,12 @@ def tiles(now: dict[str, float | None], before: dict[str, float | None]) -> list
 
 
 def rising(
-    session: Session, tickets: Sequence[TicketRow], earlier: Sequence[TicketRow]
+    session: Session, tickets: Sequence[TicketRow], before: Counter[str]
 ) -> list[dict[str, Any]]:
-    """Problems seen at least twice now and more often than before, the steepest first;
-    with the known problem ticket (#problem) for that subject, if there is one."""
+    """Problems seen at least twice now and more often than ``before`` (the earlier
+    period's count per problem key), the steepest first; with the known problem ticket
+    (#problem) for that subject, if there is one."""
     now = Counter(t.problem_key for t in tickets if t.problem_key)
-    before = Counter(t.problem_key for t in earlier if t.problem_key)
     keys = [k for k, n in now.items() if n >= 2 and n > before[k]]
     keys.sort(key=lambda k: (-(now[k] - before[k]), -now[k], k))
     keys = keys[:RISING]
