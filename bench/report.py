@@ -72,7 +72,7 @@ def screenshot(html: Path, png: Path) -> None:
             "--disable-gpu",
             "--hide-scrollbars",
             f"--screenshot={png}",
-            "--window-size=820,3200",
+            "--window-size=820,4700",
             html.resolve().as_uri(),
         ],
         check=True,

@@ -38,8 +38,9 @@ svg .grid { stroke: #e4e7eb; }
 svg .target { stroke: #b8474a; stroke-dasharray: 5 4; stroke-width: 2; }
 svg .series { fill: none; stroke: #3b6ea8; stroke-width: 2; }
 svg .dot { fill: #3b6ea8; }
-table { border-collapse: collapse; width: 100%; font-size: 13px; }
-td, th { text-align: left; padding: 3px 6px; border-bottom: 1px solid #e4e7eb; }
+table { border-collapse: collapse; width: 100%; font-size: 12px; }
+td, th { text-align: left; padding: 3px 4px; border-bottom: 1px solid #e4e7eb; }
+.wide { overflow-x: auto; }
 td.num { text-align: right; white-space: nowrap; }
 p.empty { font-style: italic; }
 footer { color: #7b8794; font-size: 12px; text-align: center; }

@@ -35,7 +35,10 @@ def table(head: Sequence[str], rows: Sequence[Sequence[str]], empty: str) -> str
         + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        f'<div class="wide"><table><thead><tr>{cells}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def _numeric(cell: str) -> bool:
