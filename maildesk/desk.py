@@ -36,7 +36,7 @@ class Desk:
     def build(cls, settings: Settings, router: Router, mailer: Mailer | None = None) -> Desk:
         """Everything the stages derive from the settings, derived once."""
         helpdesk = settings.helpdesk
-        agents = {a for t in settings.tiers for a in (*t.agents, t.lead) if a}
+        agents = settings.agent_addresses
         ours = {helpdesk.address.lower()}
         ours |= {b.username.lower() for b in settings.mailboxes if "@" in b.username}
         return cls(

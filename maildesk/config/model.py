@@ -376,6 +376,11 @@ class Settings(Section):
             return chosen
         return "authenticated" if self.trust.authserv_id else "sender"
 
+    @property
+    def agent_addresses(self) -> frozenset[str]:
+        """Every tier's agents and leads, as written in the config."""
+        return frozenset(a for t in self.tiers for a in (*t.agents, t.lead) if a)
+
     def tier(self, name: str) -> Tier | None:
         return next((t for t in self.tiers if t.name == name), None)
 

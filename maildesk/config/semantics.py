@@ -201,7 +201,7 @@ def _tiers(settings: Settings) -> Iterator[str]:
             known = ", ".join(names) or "none defined"
             yield f'tiers[{index}].escalates_to: unknown tier "{target}" (tiers: {known})'
     yield from _escalation_cycles(settings)
-    everyone = {a for t in settings.tiers for a in (*t.agents, t.lead) if a}
+    everyone = settings.agent_addresses
     for index, tier in enumerate(settings.tiers):
         if tier.on_call is not None and tier.on_call not in everyone:
             yield (

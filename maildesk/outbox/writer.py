@@ -34,9 +34,7 @@ class Writer:
         self.templates = TemplateSet(self.folder)
         self.address = settings.helpdesk.address
         self.domain = self.address.rpartition("@")[2]
-        self.agents = frozenset(
-            a.lower() for t in settings.tiers for a in (*t.agents, t.lead) if a is not None
-        )
+        self.agents = frozenset(a.lower() for a in settings.agent_addresses)
 
     def reply_to(self, ticket_id: int) -> str:
         if self.settings.helpdesk.plus_addressing:

@@ -106,9 +106,8 @@ def _once(status: str | None) -> str | None:
     return None if status is None else intern(status)
 
 
-def agents_of(settings: Settings, answerers: Iterable[str]) -> set[str]:
-    known = {a for t in settings.tiers for a in (*t.agents, t.lead) if a}
-    return known | set(answerers)
+def agents_of(settings: Settings, answerers: Iterable[str]) -> frozenset[str]:
+    return settings.agent_addresses | frozenset(answerers)
 
 
 def figures(
@@ -157,7 +156,7 @@ def figures(
 
 
 def _breached_by(
-    t: TicketRow, by: str | None, done: datetime | None, agents: set[str], now: datetime
+    t: TicketRow, by: str | None, done: datetime | None, agents: frozenset[str], now: datetime
 ) -> list[str]:
     blamed: list[str] = []
     due, answered = t.first_response_due, t.first_response_at

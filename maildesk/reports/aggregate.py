@@ -92,7 +92,7 @@ def _minutes(
         if resolved is not None and how != "merged":
             resolution.append(resolved)
     for row in rows.tickets(session, settings, calendar, since, until, where=unsettled):
-        if row.first_response_at is not None and row.first_response_minutes is not None:
+        if row.first_response_minutes is not None:  # rows.tickets counted it
             first.append(row.first_response_minutes)
         if row.resolution_minutes is not None and row.resolution != "merged":
             resolution.append(row.resolution_minutes)

@@ -103,7 +103,8 @@ def collect(
     data.top_tags = [
         {"tag": tag, "tickets": n} for tag, n in rows.top_tags(session, since, until, 10)
     ]
-    data.frequent_subjects = _frequent_subjects(tickets)
+    wording = trends.wordings(tickets)
+    data.frequent_subjects = _frequent_subjects(wording)
     hours = [[0] * 24 for _ in WEEKDAYS]
     for t in tickets:
         local = t.created_at.astimezone(zone)
@@ -114,7 +115,7 @@ def collect(
         aggregate.summary(session, settings, calendar, before, since, now),
     )
     data.rising_problems = trends.rising(
-        session, tickets, aggregate.problem_keys(session, before, since)
+        session, wording, aggregate.problem_keys(session, before, since)
     )
     events = agents.work(session, since, until)
     data.agents = agents.figures(settings, tickets, events, surveys, now)
@@ -216,14 +217,10 @@ def _self_service(tickets: Sequence[TicketRow], zone: Any) -> dict[str, Any]:
     }
 
 
-def _frequent_subjects(tickets: Sequence[TicketRow]) -> list[dict[str, Any]]:
-    """Subjects grouped by their stemmed words, so "Printer not printing" and "printers
-    not printing!" are one problem; shown by their most common wording."""
-    groups: dict[str, Counter[str]] = defaultdict(Counter)
-    for t in tickets:
-        key = t.problem_key
-        if key:
-            groups[key][t.subject.strip()] += 1
+def _frequent_subjects(groups: dict[str, Counter[str]]) -> list[dict[str, Any]]:
+    """Subjects grouped by their stemmed words (trends.wordings), so "Printer not
+    printing" and "printers not printing!" are one problem; shown by their most common
+    wording."""
     ranked = sorted(groups.values(), key=lambda c: (-sum(c.values()), c.most_common(1)[0][0]))
     return [
         {"subject": c.most_common(1)[0][0], "tickets": sum(c.values())}

@@ -8,7 +8,7 @@ bad, not just up or down.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,20 +74,26 @@ def tiles(now: dict[str, float | None], before: dict[str, float | None]) -> list
     ]
 
 
+def wordings(tickets: Sequence[TicketRow]) -> dict[str, Counter[str]]:
+    """Per problem key (a subject's stemmed words), how often each wording came: one
+    count for the frequent and the rising problems."""
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
+    for t in tickets:
+        if t.problem_key:
+            groups[t.problem_key][t.subject.strip()] += 1
+    return groups
+
+
 def rising(
-    session: Session, tickets: Sequence[TicketRow], before: Counter[str]
+    session: Session, wording: dict[str, Counter[str]], before: Counter[str]
 ) -> list[dict[str, Any]]:
-    """Problems seen at least twice now and more often than ``before`` (the earlier
-    period's count per problem key), the steepest first; with the known problem ticket
-    (#problem) for that subject, if there is one."""
-    now = Counter(t.problem_key for t in tickets if t.problem_key)
+    """Problems seen at least twice now (``wording``, from wordings()) and more often
+    than ``before`` (the earlier period's count per problem key), the steepest first;
+    with the known problem ticket (#problem) for that subject, if there is one."""
+    now = {k: sum(c.values()) for k, c in wording.items()}
     keys = [k for k, n in now.items() if n >= 2 and n > before[k]]
     keys.sort(key=lambda k: (-(now[k] - before[k]), -now[k], k))
     keys = keys[:RISING]
-    wording: dict[str, Counter[str]] = {k: Counter() for k in keys}
-    for t in tickets:
-        if t.problem_key in wording:
-            wording[t.problem_key][t.subject.strip()] += 1
     known: dict[str, int] = {}
     if keys:
         for key, number in session.execute(

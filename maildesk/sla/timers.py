@@ -40,6 +40,11 @@ def policy_of(settings: Settings, ticket: Ticket) -> SlaPolicy | None:
     return settings.sla_policy(ticket.sla_policy) if ticket.sla_policy else None
 
 
+def settle(settings: Settings, ticket: Ticket, calendar: BusinessCalendar) -> None:
+    """The ticket's durations in step with what has ended, on its policy's clock."""
+    durations.settle(ticket, clock_of(policy_of(settings, ticket), calendar))
+
+
 def plan(
     session: Session,
     ticket: Ticket,

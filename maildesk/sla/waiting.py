@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from maildesk.mail import Fired, Letter
 from maildesk.outbox.mails import Mailer
-from maildesk.sla import durations, timers
+from maildesk.sla import timers
 from maildesk.sla.calendar import BusinessCalendar
 from maildesk.sla.notices import local_time
 from maildesk.store.events import add_event
@@ -38,7 +38,7 @@ def fire(
     over a reminder that is due at the same time."""
     token = ticket_token(mailer.settings.helpdesk.token_format, ticket.id)
     settings = mailer.settings
-    agents = frozenset(a for t in settings.tiers for a in (*t.agents, t.lead) if a)
+    agents = settings.agent_addresses
     to = customer_addresses(session, ticket, agents, settings.helpdesk.max_cc)
     close = next((t for t in due if t.kind == "breach"), None)
     if close is None:
@@ -58,7 +58,7 @@ def fire(
         return [Fired("reminder", token, timers.WAITING, due[0].due_at, tuple(to))]
     ticket.status, ticket.resolved_at, ticket.resolution = "resolved", now, "no_reply"
     ticket.updated_at = now
-    durations.settle(ticket, timers.clock_of(timers.policy_of(settings, ticket), calendar))
+    timers.settle(settings, ticket, calendar)
     why = "no reply from the customer while pending"
     add_event(
         session,

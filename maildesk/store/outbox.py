@@ -73,7 +73,9 @@ def recent_count(session: Session, kind: str, requester_id: int, since: datetime
 
 
 def due(session: Session, now: datetime, limit: int = 50) -> list[OutboxMessage]:
-    """Rows to send now, oldest first; locked so that another process skips them."""
+    """Rows to send now, oldest first. On PostgreSQL they are locked, so another
+    process skips them; SQLite reads them unlocked, so a caller takes them by a
+    conditional update (Sender._claim)."""
     query = (
         select(OutboxMessage)
         .where(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now)

@@ -17,7 +17,7 @@ from maildesk.desk import Desk
 from maildesk.errors import Problem, UserError
 from maildesk.feedback import surveys
 from maildesk.mail import DONE, PRIORITIES
-from maildesk.sla import durations, timers
+from maildesk.sla import timers
 from maildesk.store.events import add_event
 from maildesk.store.models import Ticket
 from maildesk.store.tickets import customer_addresses, move_ticket_rows
@@ -94,8 +94,7 @@ def merge(
     source.updated_at = target.updated_at = now
     add_event(session, source.id, actor, "merged", {"into": target.id, "from": before}, now)
     for ticket in (source, target):
-        clock = timers.clock_of(timers.policy_of(desk.settings, ticket), desk.router.calendar)
-        durations.settle(ticket, clock)
+        timers.settle(desk.settings, ticket, desk.router.calendar)
     add_event(
         session, target.id, actor, "merged_from", {"ticket": source.id, "messages": moved}, now
     )

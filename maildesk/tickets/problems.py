@@ -21,7 +21,7 @@ from maildesk.config.semantics import parse_duration
 from maildesk.desk import Desk
 from maildesk.feedback import surveys
 from maildesk.mail import DONE, Letter, ParsedMail
-from maildesk.sla import durations, timers
+from maildesk.sla import timers
 from maildesk.store.events import add_event
 from maildesk.store.models import Message, Ticket
 from maildesk.store.queries import incidents_of, same_problem_since
@@ -97,8 +97,7 @@ def broadcast(
         desk.mailer.relay(session, incident, message, mail, text, customers, last, now)
         if incident.first_response_at is None:
             incident.first_response_at, incident.first_responder = now, message.from_address
-            policy = timers.policy_of(desk.settings, incident)
-            durations.settle(incident, timers.clock_of(policy, desk.router.calendar))
+            timers.settle(desk.settings, incident, desk.router.calendar)
         timers.cancel(session, incident.id, ["first_response", "next_response"], now)
         detail = {"message": message.id, "to": customers, "problem": problem.id}
         add_event(session, incident.id, message.from_address, "broadcast", detail, now)
