@@ -217,13 +217,13 @@ class Intake:
         verdict = desk.judge(read.mail)
         if not history:
             return pipeline.handle(desk, session, read.mail, verdict, source, now)
-        past.mark(session)
+        past.mark(session, now)
         when = moment(read.mail, now)
         outcome = pipeline.handle(
             desk, session, read.mail, verdict, source, when, acknowledge=False
         )
-        if outcome.ticket_id is not None:
-            past.settle(session, outcome.ticket_id, when, now)
+        if outcome.ticket_id is not None and outcome.status != "stored":
+            past.settle_id(session, outcome.ticket_id, when)  # stored: the pipeline did
         return replace(outcome, auto_reply=False)
 
 

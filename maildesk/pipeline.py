@@ -5,6 +5,7 @@
     -> open or update the ticket
     -> the agent's commands -> store the message -> participants
     -> the agent's answer (then a #merge), or the watchers told -> the new ticket announced
+    -> (history mail) the timers it left behind settled
 
 Each stage is a function of tickets/ (or store/) taking the frozen Desk, the
 session of the caller's transaction and records; nothing here commits, and
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from maildesk.desk import Desk
 from maildesk.mail import Commands, Decision, ParsedMail, Verdict
 from maildesk.outcome import Outcome
+from maildesk.store import history
 from maildesk.store.events import add_event
 from maildesk.store.models import Message, QuarantinedMessage, Ticket
 from maildesk.store.quarantine import quarantine, release
@@ -118,6 +120,8 @@ def handle(
         announce(desk, session, opened, message, mail, verdict, now, acknowledge=acknowledge)
     said = _said(decision, ticket, handled)
     _record(session, ticket, mail, message, decision, said, seen, new, now)
+    if history.silent(session):
+        history.settle(session, ticket, now, new=new)
     return Outcome(
         "stored",
         ticket_id=ticket.id,

@@ -14,17 +14,37 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, inspect, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from maildesk.store.events import add_event
 from maildesk.store.models import SlaTimer, Survey, Ticket
 
 FLAG = "maildesk.history"  # in Session.info while a history mail is stored
+# Built once: run for nearly every mail of an archive. On the tables, not the
+# models: the ORM would match each against the objects in the session first.
+_timers = SlaTimer.metadata.tables[SlaTimer.__tablename__]
+_surveys = Survey.metadata.tables[Survey.__tablename__]
+_TIMERS = (
+    update(_timers)
+    .where(
+        _timers.c.ticket_id == bindparam("ticket"),
+        _timers.c.state.in_(("pending", "paused")),
+        _timers.c.due_at <= bindparam("now"),
+    )
+    .values(state="cancelled", done_at=bindparam("now"), paused_at=None)
+)
+_SURVEYS = (
+    update(_surveys)
+    .where(_surveys.c.ticket_id == bindparam("ticket"), _surveys.c.state == "scheduled")
+    .values(state="cancelled")
+)
 
 
-def mark(session: Session) -> None:
-    session.info[FLAG] = True
+def mark(session: Session, now: datetime) -> None:
+    """History mail is stored in this session; ``now`` is the real time (the mail's is its Date)."""
+    session.info[FLAG] = now
 
 
 def silent(session: Session) -> bool:
@@ -32,33 +52,33 @@ def silent(session: Session) -> bool:
     return bool(session.info.get(FLAG))
 
 
-def settle(session: Session, ticket_id: int, when: datetime, now: datetime) -> None:
+def settle(session: Session, ticket: Ticket, when: datetime, *, new: bool) -> None:
     """Timers already past (real) now are history, not breaches; no survey for old mail;
-    the ticket was last updated when this mail was written, not today."""
+    the ticket was last updated when this mail was written, not today.
+
+    A ticket this mail opened has no timers unless it has a policy and no survey
+    unless it is done: those statements are skipped, as most of an archive opens
+    tickets (half an import's statements once)."""
+    now = session.info[FLAG]
+    if ticket.created_at <= when:
+        changed = inspect(ticket).modified  # a new ticket's SLA due times, say
+        ticket.updated_at = when
+        if changed:  # written with them even when equal: else onupdate=now would be
+            flag_modified(ticket, "updated_at")
+    settled = surveyed = 0
+    if not new or ticket.sla_policy is not None:
+        timers = session.execute(_TIMERS, {"ticket": ticket.id, "now": now})
+        settled = int(timers.rowcount or 0)  # type: ignore[attr-defined]
+    if not new or ticket.status in ("resolved", "closed"):
+        surveys = session.execute(_SURVEYS, {"ticket": ticket.id})
+        surveyed = int(surveys.rowcount or 0)  # type: ignore[attr-defined]
+    if settled or surveyed:
+        detail = {"timers": settled, "surveys": surveyed}
+        add_event(session, ticket.id, "maildesk", "history", detail, now)
+
+
+def settle_id(session: Session, ticket_id: int, when: datetime) -> None:
+    """``settle`` for a mail that touched a ticket without being stored in it."""
     ticket = session.get(Ticket, ticket_id)
-    if ticket is not None and ticket.created_at <= when:
-        ticket.updated_at = when  # an explicit value: the column's onupdate=now stays out
-    timers = session.execute(
-        update(SlaTimer)
-        .where(
-            SlaTimer.ticket_id == ticket_id,
-            SlaTimer.state.in_(("pending", "paused")),
-            SlaTimer.due_at <= now,
-        )
-        .values(state="cancelled", done_at=now, paused_at=None)
-    )
-    surveys = session.execute(
-        update(Survey)
-        .where(Survey.ticket_id == ticket_id, Survey.state == "scheduled")
-        .values(state="cancelled")
-    )
-    settled = int(timers.rowcount or 0)  # type: ignore[attr-defined]
-    if settled or surveys.rowcount:  # type: ignore[attr-defined]
-        add_event(
-            session,
-            ticket_id,
-            "maildesk",
-            "history",
-            {"timers": settled, "surveys": int(surveys.rowcount or 0)},  # type: ignore[attr-defined]
-            now,
-        )
+    if ticket is not None:
+        settle(session, ticket, when, new=False)

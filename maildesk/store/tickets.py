@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from maildesk.mail import Address, ParsedMail
 from maildesk.store.events import insert_now
+from maildesk.store.inserts import insert_loaded
 from maildesk.store.models import (
     Attachment,
     Customer,
@@ -35,15 +37,22 @@ def load_tickets(session: Session, numbers: Iterable[int]) -> dict[int, Ticket]:
     return {n: t for n, t in found.items() if t is not None}
 
 
+# Built once: asked of nearly every mail.
+_CUSTOMER = select(Customer).where(Customer.address == bindparam("address"))
+_PARTICIPANTS = select(Participant.ticket_id, Participant.address).where(
+    Participant.ticket_id.in_(bindparam("numbers", expanding=True))
+)
+
+
 def customer_for(session: Session, who: Address, now: datetime) -> Customer:
-    """The customer with this address; on first contact a new one, inserted with the
-    ticket that needs it (its ``id`` is None until then)."""
-    customer = session.scalar(select(Customer).where(Customer.address == who.address))
+    """The customer with this address; on first contact a new one, not yet in the
+    session: the caller inserts it (``insert_loaded``) with the ticket that needs it
+    (its ``id`` is None until then)."""
+    customer = session.scalar(_CUSTOMER, {"address": who.address})
     if customer is None:
         customer = Customer(
             address=who.address, name=who.name or None, created_at=now, updated_at=now
         )
-        session.add(customer)
     elif who.name and not customer.name:
         customer.name = who.name
     return customer
@@ -52,11 +61,7 @@ def customer_for(session: Session, who: Address, now: datetime) -> Customer:
 def participants_of(session: Session, numbers: Iterable[int]) -> dict[int, set[str]]:
     """Ticket -> the addresses of its participants."""
     found: dict[int, set[str]] = {n: set() for n in numbers}
-    for number, address in session.connection().execute(
-        select(Participant.ticket_id, Participant.address).where(
-            Participant.ticket_id.in_(list(found))
-        )
-    ):
+    for number, address in session.connection().execute(_PARTICIPANTS, {"numbers": list(found)}):
         found[number].add(address)
     return found
 
@@ -115,19 +120,22 @@ def store_message(
         guard_reasons=list(reasons),
         body_hash=body_hash,
     )
-    for part in mail.parts:
-        message.attachments.append(
-            Attachment(
-                filename=part.filename,
-                content_type=part.content_type[:255],
-                size=part.size,
-                content_id=part.content_id,
-                inline=part.inline,
-                content=part.content,
-            )
+    insert_loaded(session, message)
+    attachments = [
+        Attachment(
+            message_id=message.id,
+            filename=part.filename,
+            content_type=part.content_type[:255],
+            size=part.size,
+            content_id=part.content_id,
+            inline=part.inline,
+            content=part.content,
         )
-    session.add(message)
-    session.flush()
+        for part in mail.parts
+    ]
+    for attachment in attachments:
+        insert_loaded(session, attachment)
+    set_committed_value(message, "attachments", attachments)
     return message
 
 

@@ -23,6 +23,7 @@ from maildesk.mail import (
 from maildesk.routing.facts import CustomerInfo
 from maildesk.sla import timers
 from maildesk.store.events import add_event
+from maildesk.store.inserts import insert_loaded
 from maildesk.store.models import (
     Message,
     Ticket,
@@ -63,6 +64,8 @@ def open_ticket(
     priority = route.priority or "normal"
     # No rule chose a policy: the config's default for the priority (sla.by_priority).
     sla_policy = route.sla_policy or desk.settings.sla.by_priority.get(priority)  # type: ignore[call-overload]
+    if first_contact:
+        insert_loaded(session, customer)
     ticket = Ticket(
         subject=subject,
         problem_key=problem_key(subject),
@@ -70,6 +73,7 @@ def open_ticket(
         priority=priority,
         tier=route.tier,
         first_tier=route.tier,
+        requester_id=customer.id,
         requester=customer,
         assignee=route.assignee,
         sla_policy=sla_policy,
@@ -82,8 +86,7 @@ def open_ticket(
         created_at=now,
         updated_at=now,
     )
-    session.add(ticket)
-    session.flush()
+    insert_loaded(session, ticket)
     problems.watch(desk, session, ticket, now)
     add_event(
         session,
@@ -157,7 +160,8 @@ def announce(
         only=ticket.assignee if opened.assigned else None,
         first_contact=opened.first_contact,
         now=now,
-        articles=suggest_articles(desk, session, ticket, message, now),
+        # Archived mail is told nothing: no articles, and none counted as suggested.
+        articles=suggest_articles(desk, session, ticket, message, now) if acknowledge else [],
     )
     if acknowledge and verdict.trust.suspicious and not verdict.loop_suspect:
         add_event(

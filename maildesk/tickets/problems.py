@@ -24,7 +24,7 @@ from maildesk.mail import DONE, Letter, ParsedMail
 from maildesk.sla import timers
 from maildesk.store.events import add_event
 from maildesk.store.models import Message, Ticket
-from maildesk.store.queries import incidents_of, same_problem_since
+from maildesk.store.queries import incidents_of, same_problem_count, same_problem_since
 from maildesk.store.tickets import customer_addresses
 from maildesk.thread import ticket_token
 from maildesk.tickets.participants import last_customer_message
@@ -142,9 +142,9 @@ def watch(desk: Desk, session: Session, ticket: Ticket, now: datetime) -> None:
     window = parse_duration(config.within) or timedelta(hours=1)
     if not config.alert_after or ticket.problem_key is None:
         return
-    group = same_problem_since(session, ticket.problem_key, now - window)
-    if len(group) != config.alert_after:
+    if same_problem_count(session, ticket.problem_key, now - window) != config.alert_after:
         return  # below it nothing to say; past it, said already
+    group = same_problem_since(session, ticket.problem_key, now - window)
     if any(t.problem or t.incident_of is not None for t in group):
         return  # a problem is known for it already
     first = group[0]

@@ -1,0 +1,49 @@
+"""One new ORM object written by one INSERT ... RETURNING, past the unit of work.
+
+A flush of one new ticket or message cost the ingest path 0.4 ms of the ORM's
+bookkeeping for a 0.05 ms statement, twice per mail. ``insert_loaded`` writes
+the object's set columns, reads back the ones the database or a column default
+filled in, and puts the object in the session as if it had been loaded: later
+changes to it flush as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Insert, inspect
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
+
+from maildesk.store.models import Base
+
+_STATEMENTS: dict[tuple[Mapper[Any], tuple[str, ...]], Insert] = {}
+
+
+def insert_loaded(session: Session, obj: Base) -> None:
+    """Insert a transient object now and make it persistent and clean.
+
+    Foreign keys must be set as columns (``ticket_id=``), not through a
+    relationship: nothing syncs them here, and the rows they name must be in
+    the database already (the session does not flush first). A relationship
+    set on the object stays as its loaded value.
+    """
+    state = inspect(obj)
+    assert state.transient, "insert_loaded takes a new object, not one in a session"
+    mapper = state.mapper
+    given: dict[str, Any] = {}
+    missing: list[str] = []
+    for prop in mapper.column_attrs:
+        if prop.key in state.dict:
+            given[prop.columns[0].key] = state.dict[prop.key]
+        else:
+            missing.append(prop.key)
+    key = (mapper, tuple(missing))
+    statement = _STATEMENTS.get(key)
+    if statement is None:  # one per model and set of columns: built once
+        columns = [mapper.column_attrs[name].columns[0] for name in missing]
+        statement = _STATEMENTS[key] = mapper.local_table.insert().returning(*columns)  # type: ignore[attr-defined]
+    row = session.connection().execute(statement, given).one()
+    for name, value in zip(missing, row, strict=True):
+        setattr(obj, name, value)
+    make_transient_to_detached(obj)
+    session.add(obj)
