@@ -57,6 +57,54 @@ class Row:
     wall: float
     rate: float
     peak_mb: float
+    # CPU seconds of maildesk, postgres and imap from the first message stored to the
+    # last, and that window's (seconds, messages)
+    cpu: dict[str, float] | None = None
+    window: tuple[float, int] = (0.0, 0)
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+SERVERS = {"postgres": "postgres", "imap": "imap"}  # process name -> column
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used (/proc/PID/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def server_cpu() -> dict[int, tuple[str, float]]:
+    """pid -> (column, CPU seconds) of every PostgreSQL and Dovecot IMAP process."""
+    found: dict[int, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if name in SERVERS:
+            found[int(entry.name)] = (SERVERS[name], cpu_seconds(int(entry.name)))
+    return found
+
+
+def servers_used(before: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds the servers used since ``before`` (a backend born since counts whole)."""
+    used = dict.fromkeys(SERVERS.values(), 0.0)
+    for pid, (column, now) in server_cpu().items():
+        used[column] += now - before.get(pid, (column, 0.0))[1]
+    return used
+
+
+def byte_compile() -> None:
+    """maildesk's modules compiled once, as `pip install` does for a wheel (and did for
+    the peers): a checkout under PYTHONDONTWRITEBYTECODE=1 would compile its 160
+    modules again at every start (0.1 s here)."""
+    package = Path(__file__).resolve().parent.parent / "maildesk"
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
 
 
 def write_desk(folder: Path, db_url: str, mailbox_toml: str = "") -> Path:
@@ -158,23 +206,35 @@ def run_daemons(config: Path, db_url: str, count: int, before: int, total: int) 
     ]
     peaks = [0.0] * count
     looked = 0.0
+    first: tuple[float, int, float, dict[int, tuple[str, float]]] | None = None
     try:
         while True:
             peaks = [max(p, peak_mb(d.pid)) for p, d in zip(peaks, processes, strict=True)]
             if time.perf_counter() - looked > 0.25:
                 looked = time.perf_counter()
-                if kept(db_url) - before >= total:
+                done = kept(db_url) - before
+                if first is None and done > 0:  # CPU is counted from here: not the starts
+                    mine = sum(cpu_seconds(d.pid) for d in processes)
+                    first = (looked, done, mine, server_cpu())
+                if done >= total:
                     break
             if any(p.poll() is not None for p in processes):
                 sys.exit(f"a daemon died; see {config.parent / 'daemons.log'}")
             time.sleep(0.05)
+        # Read before the daemons stop: their database backends end with them.
+        assert first is not None
+        at, done_then, mine, servers = first
+        mine = sum(cpu_seconds(d.pid) for d in processes) - mine
+        cpu = {"maildesk": mine, **servers_used(servers)}
+        window = (time.perf_counter() - at, total - done_then)
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
         for process in processes:
             process.wait()
     wall = time.perf_counter() - started
-    return Row("", before, count, "IMAP -> run", wall, steady_rate(db_url, since), max(peaks))
+    rate = steady_rate(db_url, since)
+    return Row("", before, count, "IMAP -> run", wall, rate, max(peaks), cpu, window)
 
 
 class Databases:
@@ -248,6 +308,7 @@ def main() -> None:
     counts = [int(s) for s in args.processes.split(",")]
     corpus = list(messages(args.messages))
     size = sum(len(m) for m in corpus)
+    byte_compile()
     binary = find_dovecot()
     if binary is None:
         sys.exit("bench needs Dovecot (apt-get install dovecot-imapd)")
@@ -280,13 +341,30 @@ def main() -> None:
         shutil.rmtree(server.root, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
     print(f"\n{args.messages} messages, {size / 1e6:.1f} MB, {os.cpu_count()} cores\n")
-    header = ("database", "stored", "procs", "path", "wall s", "msg/s", "peak MB")
-    print("{:<11} {:>7} {:>5} {:<15} {:>7} {:>7} {:>8}".format(*header))
+    header = ("database", "stored", "procs", "path", "wall s", "msg/s", "peak MB", "CPU ms/msg")
+    print("{:<11} {:>7} {:>5} {:<15} {:>7} {:>7} {:>8}  {}".format(*header))
     for r in rows:
         print(
             f"{r.database:<11} {r.stored:>7} {r.processes:>5} {r.path:<15} {r.wall:>7.1f} "
-            f"{r.rate:>7.0f} {r.peak_mb:>8.0f}"
+            f"{r.rate:>7.0f} {r.peak_mb:>8.0f}  {cpu_shares(r)}"
         )
+    print(
+        "\nCPU ms/msg: CPU time per message of the daemons (md), the PostgreSQL server (pg)"
+        "\nand Dovecot (imap), first message stored to last (the daemons' starts left out);"
+        "\nbusy: how many cores they kept busy in that time, on average."
+        "\nWith one process keeping B of the machine's cores busy, more processes can"
+        "\ngain at most cores / B."
+    )
+
+
+def cpu_shares(row: Row) -> str:
+    if row.cpu is None:
+        return ""
+    seconds, messages = row.window
+    spent = sum(row.cpu.values())
+    names = {"maildesk": "md", "postgres": "pg", "imap": "imap"}
+    parts = " ".join(f"{names[k]} {v / messages * 1000:.2f}" for k, v in row.cpu.items())
+    return f"{parts} = {spent / messages * 1000:.2f}; busy {spent / seconds:.2f}"
 
 
 def imap_run(
@@ -313,7 +391,7 @@ def imap_run(
         f'security = "none"\nusername = "{account.username}"\npassword = "{account.password}"\n',
     )
     row = run_daemons(config, url, count, before, len(corpus))
-    return Row(kind, stored, count, row.path, row.wall, row.rate, row.peak_mb)
+    return Row(kind, stored, count, row.path, row.wall, row.rate, row.peak_mb, row.cpu, row.window)
 
 
 def progress(line: str) -> None:

@@ -16,9 +16,13 @@ it up:
   `maildesk run --once` over IMAP (the same Dovecot as django-helpdesk),
   acknowledgements queued and sent to a spool folder.
 
-Seconds include each program's start. Prints a table; nothing here is a test.
+Seconds include each program's start; every program's modules are byte-compiled
+beforehand, as pip leaves an installed package. Prints a table; nothing here is a test.
 
-    .venv/bin/python bench/peers.py [--messages 1000] [--venv PATH]
+    .venv/bin/python bench/peers.py [--messages 1000] [--runs 3] [--venv PATH]
+
+Each round runs the four in turn; the table gives each one's median seconds, the
+spread over the rounds, and django-helpdesk's seconds over its own in the same round.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import mailbox
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest import kept, write_desk
+from bench.ingest import byte_compile, kept, write_desk
 from bench.mailgen import messages
 from maildesk.store.db import make_engine
 from maildesk.store.schema import upgrade
@@ -227,43 +232,69 @@ def fill(server: Dovecot, corpus: list[bytes]) -> Account:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3, help="rounds of all four (default 3)")
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
     args = parser.parse_args()
     bin_dir = ensure_venv(args.venv)
     corpus = list(messages(args.messages, seed=21))
+    byte_compile()
     binary = find_dovecot()
     if binary is None:
         sys.exit("bench needs Dovecot (apt-get install dovecot-imapd)")
     server = start_dovecot(binary)
     work = Path(tempfile.mkdtemp(prefix="maildesk-peers-"))
-    rows: list[tuple[str, str, float, int]] = []
+    names = [
+        ("roundup 2.6.0", "mbox -> mailgw"),
+        ("django-helpdesk 2.6.1", "IMAP -> get_email"),
+        ("maildesk", "mbox -> import"),
+        ("maildesk", "IMAP -> run --once"),
+    ]
+    seconds: list[list[float]] = [[] for _ in names]
+    stored: list[set[int]] = [set() for _ in names]
     try:
         box = work / "corpus.mbox"
         mbox = mailbox.mbox(str(box))
         for raw in corpus:
             mbox.add(raw)
         mbox.close()
-        progress("roundup-mailgw")
-        seconds, stored = roundup(bin_dir, work, box)
-        rows.append(("roundup 2.6.0", "mbox -> mailgw", seconds, stored))
-        progress("django-helpdesk get_email")
-        seconds, stored = django_helpdesk(bin_dir, work, server, fill(server, corpus))
-        rows.append(("django-helpdesk 2.6.1", "IMAP -> get_email", seconds, stored))
-        progress("maildesk")
-        seconds, stored = maildesk_import(work, box)
-        rows.append(("maildesk", "mbox -> import", seconds, stored))
-        seconds, stored = maildesk_imap(work, server, fill(server, corpus))
-        rows.append(("maildesk", "IMAP -> run --once", seconds, stored))
+        for run in range(1, args.runs + 1):
+            # The four one after another in each round: a slower spell of a shared
+            # machine falls on all of them, and each ratio is of the same round.
+            here = work / f"run{run}"
+            here.mkdir()
+            progress(f"round {run} of {args.runs}: roundup-mailgw")
+            took = [roundup(bin_dir, here, box)]
+            progress(f"round {run} of {args.runs}: django-helpdesk get_email")
+            took.append(django_helpdesk(bin_dir, here, server, fill(server, corpus)))
+            progress(f"round {run} of {args.runs}: maildesk")
+            took.append(maildesk_import(here, box))
+            took.append(maildesk_imap(here, server, fill(server, corpus)))
+            for n, (spent, kept_) in enumerate(took):
+                seconds[n].append(spent)
+                stored[n].add(kept_)
     finally:
         server.stop()
         shutil.rmtree(server.root, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\n{args.messages} messages, SQLite, {os.cpu_count()} cores, one process each\n")
-    header = ("system", "path", "seconds", "msg/s", "stored")
-    print("{:<22} {:<19} {:>8} {:>7} {:>7}".format(*header))
-    for system, path, seconds, stored in rows:
-        cells = (system, path, seconds, args.messages / seconds, stored)
-        print("{:<22} {:<19} {:>8.1f} {:>7.1f} {:>7}".format(*cells))
+    print(
+        f"\n{args.messages} messages, SQLite, {os.cpu_count()} cores, one process each, "
+        f"{args.runs} rounds: median (min-max)\n"
+    )
+    header = ("system", "path", "seconds", "spread", "msg/s", "x django", "stored")
+    print("{:<22} {:<19} {:>8} {:>12} {:>7} {:>12} {:>7}".format(*header))
+    django = seconds[1]
+    for n, (system, path) in enumerate(names):
+        ratios = sorted(d / s for d, s in zip(django, seconds[n], strict=True))
+        cells = (
+            system,
+            path,
+            statistics.median(seconds[n]),
+            f"{min(seconds[n]):.1f}-{max(seconds[n]):.1f}",
+            args.messages / statistics.median(seconds[n]),
+            f"{statistics.median(ratios):.1f} ({ratios[0]:.1f}-{ratios[-1]:.1f})",
+            "/".join(str(k) for k in sorted(stored[n])),
+        )
+        print("{:<22} {:<19} {:>8.1f} {:>12} {:>7.1f} {:>12} {:>7}".format(*cells))
 
 
 def progress(line: str) -> None:

@@ -61,7 +61,7 @@ class Desk:
                 domain=helpdesk.address.rpartition("@")[2].lower(),
             ),
             tiers=frozenset(t.name for t in settings.tiers),
-            limits=Limits(max_attachment_size=settings.ingest.max_attachment_size),
+            limits=limits_of(settings),
             router=router,
             mailer=mailer or Mailer(settings),
         )
@@ -87,3 +87,8 @@ class Desk:
         if self.settings.trust_agents == "sender":
             return trust.authentication != "fail"
         return trust.authentication == "pass"
+
+
+def limits_of(settings: Settings) -> Limits:
+    """What the parser may take of one mail, from the config."""
+    return Limits(max_attachment_size=settings.ingest.max_attachment_size)

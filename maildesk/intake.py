@@ -104,7 +104,7 @@ class Intake:
         INTERNALDATE) dates the arrival for the latency metric; else it is now.
         """
         started = time.monotonic()
-        outcome = self._ingest(_read(raw, self.limits), source, history)
+        outcome = self._ingest(read_mail(raw, self.limits), source, history)
         self._observe(outcome, source, started, arrived)
         if len(raw) >= LARGE_MAIL:
             _let_go()
@@ -117,6 +117,7 @@ class Intake:
         *,
         history: bool = False,
         arrived: Sequence[datetime | None] = (),
+        reads: Sequence[Read] = (),
     ) -> Iterator[Outcome]:
         """Store messages in order, a group to a transaction; yields each outcome once
         its group has committed (raises TryLater like ingest).
@@ -126,13 +127,15 @@ class Intake:
         one WAL flush. A group commits at least every GROUP_SECONDS so that
         acknowledgements are not held back. If anything in a group fails, the
         group is rolled back and its messages go one at a time through the
-        path of ``ingest``, which quarantines only the one at fault.
+        path of ``ingest``, which quarantines only the one at fault. ``reads``,
+        when given, are the raws already parsed (``read_mail``), one for each.
         """
         done = 0
         while done < len(raws):
             started = time.monotonic()
             group = raws[done : done + GROUP_SIZE]
-            for outcome in self._group(group, source, history, started):
+            parsed = reads[done : done + GROUP_SIZE] or [read_mail(r, self.limits) for r in group]
+            for outcome in self._group(parsed, source, history, started):
                 when = arrived[done] if done < len(arrived) else None
                 self._observe(outcome, source, started, when)
                 done += 1
@@ -141,14 +144,14 @@ class Intake:
                 _let_go()
 
     def _group(
-        self, raws: Sequence[bytes], source: str, history: bool, started: float
+        self, reads: Sequence[Read], source: str, history: bool, started: float
     ) -> Iterator[Outcome]:
         outcomes: list[Outcome] = []
         failed = False
         try:
             with transaction(self.sessions) as session:
-                for raw in raws:
-                    read, now = _read(raw, self.limits), self.clock.now()
+                for read in reads:
+                    now = self.clock.now()
                     outcomes.append(self._store_read(session, read, source, history, now))
                     if time.monotonic() - started > GROUP_SECONDS:
                         break
@@ -160,8 +163,8 @@ class Intake:
             yield from outcomes
             return
         # Rolled back: each message of the group again on its own, in order.
-        for raw in raws[: len(outcomes) + 1]:
-            yield self._ingest(_read(raw, self.limits), source, history)
+        for read in reads[: len(outcomes) + 1]:
+            yield self._ingest(read, source, history)
 
     def _observe(
         self, outcome: Outcome, source: str, started: float, arrived: datetime | None
@@ -174,7 +177,7 @@ class Intake:
         for observe in self.observers:
             observe(outcome, source, waited)
 
-    def _ingest(self, read: _Read, source: str, history: bool) -> Outcome:
+    def _ingest(self, read: Read, source: str, history: bool) -> Outcome:
         now = self.clock.now()
         for attempt in range(3):
             try:
@@ -195,7 +198,7 @@ class Intake:
                     # Quarantining failed on what we decoded: keep the bytes and why.
                     log.exception("quarantining a message from %s failed; kept bare", source)
                     why = f"could not be stored: {type(exc).__name__}"
-                    return self._ingest(_Read(read.raw, None, why, bare=True), source, history)
+                    return self._ingest(Read(read.raw, None, why, bare=True), source, history)
                 message_id = read.mail.message_id
                 log.exception(
                     "message %s from %s failed; quarantined",
@@ -204,12 +207,12 @@ class Intake:
                     extra={"message_id": message_id, "source": source},
                 )
                 problem = f"internal error: {type(exc).__name__}: {exc}"
-                failed = _Read(read.raw, None, problem, traceback.format_exc(), message_id)
+                failed = Read(read.raw, None, problem, traceback.format_exc(), message_id)
                 return self._ingest(failed, source, history)
         raise AssertionError("unreachable")
 
     def _store_read(
-        self, session: Session, read: _Read, source: str, history: bool, now: datetime
+        self, session: Session, read: Read, source: str, history: bool, now: datetime
     ) -> Outcome:
         if read.mail is None:
             return _quarantine_raw(session, read, source, now)
@@ -227,7 +230,7 @@ class Intake:
         return replace(outcome, auto_reply=False)
 
 
-def _quarantine_raw(session: Session, read: _Read, source: str, now: datetime) -> Outcome:
+def _quarantine_raw(session: Session, read: Read, source: str, now: datetime) -> Outcome:
     """Mail we could not read (or store) keeps its bytes, keyed by their hash."""
     key = "raw-sha256:" + hashlib.sha256(read.raw).hexdigest()
     if already_stored(session, key) is not None:
@@ -246,7 +249,7 @@ def _quarantine_raw(session: Session, read: _Read, source: str, now: datetime) -
 
 
 @dataclass(frozen=True)
-class _Read:
+class Read:
     """A message as read: parsed, or the reason to quarantine it (and any traceback)."""
 
     raw: bytes
@@ -257,15 +260,14 @@ class _Read:
     bare: bool = False  # nothing decoded from the mail: the last resort
 
 
-def _read(raw: bytes, limits: Limits) -> _Read:
+def read_mail(raw: bytes, limits: Limits) -> Read:
+    """The parse stage, pure: a source may run it ahead, in another process (readahead.py)."""
     try:
-        return _Read(raw, parse_mail(raw, limits))
+        return Read(raw, parse_mail(raw, limits))
     except Quarantined as exc:
-        return _Read(raw, None, exc.reason)
+        return Read(raw, None, exc.reason)
     except Exception as exc:  # a parser bug must not stop the source
-        return _Read(
-            raw, None, f"cannot parse: {type(exc).__name__}: {exc}", traceback.format_exc()
-        )
+        return Read(raw, None, f"cannot parse: {type(exc).__name__}: {exc}", traceback.format_exc())
 
 
 def moment(mail: ParsedMail | None, now: datetime) -> datetime:

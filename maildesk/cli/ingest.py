@@ -8,13 +8,14 @@ from itertools import islice
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.exc import OperationalError
 
 from maildesk.cli import output
 from maildesk.cli.context import Desk, pass_desk
+from maildesk.desk import limits_of
 from maildesk.errors import TryLater, UserError
 from maildesk.intake import GROUP_SIZE
+from maildesk.readahead import ReadAhead
 from maildesk.sources.archive import archive_messages
 
 
@@ -79,22 +80,20 @@ def import_archive(desk: Desk, path: Path, as_json: bool, no_progress: bool, liv
     to run again: messages already stored are counted as duplicates.
     """
     total, messages = archive_messages(path)
-    pipeline = desk.pipeline()
+    groups = iter(lambda: list(islice(messages, GROUP_SIZE)), [])
     counts: collections.Counter[str] = collections.Counter()
     show = not no_progress and not as_json and sys.stderr.isatty()
-    with Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        disable=not show,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("import", total=total)
-        while chunk := list(islice(messages, GROUP_SIZE)):
-            for outcome in pipeline.ingest_many(chunk, f"import:{path.name}", history=not live):
+    # The parsing worker forks before the database is opened.
+    with (
+        ReadAhead(limits_of(desk.settings)) as ahead,
+        output.progress("importing", total, show=show) as advance,
+    ):
+        pipeline = desk.pipeline()
+        for chunk, reads in ahead.read(groups):
+            source = f"import:{path.name}"
+            for outcome in pipeline.ingest_many(chunk, source, history=not live, reads=reads):
                 counts[outcome.status] += 1
-                progress.advance(task)
+                advance()
     summary = {
         k: counts.get(k, 0) for k in ("stored", "duplicate", "bounce", "held", "quarantined")
     }

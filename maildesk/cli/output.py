@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -91,3 +92,23 @@ def database_trouble(exc: BaseException) -> str:
     first = lines[0] if lines else type(cause).__name__
     first = re.sub(r"^\([\w.]+\) ", "", first.removeprefix("database unavailable: "))
     return f"database unavailable: {first}"
+
+
+@contextmanager
+def progress(label: str, total: int, *, show: bool) -> Iterator[Callable[[], None]]:
+    """A bar on stderr for long work, only when shown (a terminal); yields advance()."""
+    if not show:
+        yield lambda: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
