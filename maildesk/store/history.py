@@ -60,11 +60,12 @@ def settle(session: Session, ticket: Ticket, when: datetime, *, new: bool) -> No
     unless it is done: those statements are skipped, as most of an archive opens
     tickets (half an import's statements once)."""
     now = session.info[FLAG]
-    if ticket.created_at <= when:
-        changed = inspect(ticket).modified  # a new ticket's SLA due times, say
+    changed = inspect(ticket).modified  # a new ticket's SLA due times, say
+    if ticket.created_at <= when and (changed or ticket.updated_at != when):
         ticket.updated_at = when
         if changed:  # written with them even when equal: else onupdate=now would be
             flag_modified(ticket, "updated_at")
+    # (Equal and nothing else changed: left alone, or each flush would visit the ticket.)
     settled = surveyed = 0
     if not new or ticket.sla_policy is not None:
         timers = session.execute(_TIMERS, {"ticket": ticket.id, "now": now})

@@ -236,7 +236,9 @@ _SAME_PROBLEM = (
 def same_problem_count(session: Session, key: str, since: datetime) -> int:
     """How many tickets ``same_problem_since`` would list: asked of every new ticket,
     so a count with a statement built once (ix_tickets_problem_key_created_at)."""
-    return int(session.scalar(_SAME_PROBLEM, {"key": key, "since": since}) or 0)
+    session.flush()  # a plain SELECT: what the session holds goes first, as autoflush would
+    found = session.connection().scalar(_SAME_PROBLEM, {"key": key, "since": since})
+    return int(found or 0)
 
 
 def same_problem_since(session: Session, key: str, since: datetime) -> list[Ticket]:

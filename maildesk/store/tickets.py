@@ -11,10 +11,11 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from maildesk.mail import Address, ParsedMail
 from maildesk.store.events import insert_now
-from maildesk.store.inserts import insert_loaded
+from maildesk.store.inserts import adopt, insert_loaded
 from maildesk.store.models import (
     Attachment,
     Customer,
@@ -33,12 +34,25 @@ def load_tickets(session: Session, numbers: Iterable[int]) -> dict[int, Ticket]:
     The caller keeps the dict while it works: the session holds loaded rows
     only weakly, and a ticket let go would be read again.
     """
-    found = {n: session.get(Ticket, n) for n in set(numbers)}
-    return {n: t for n, t in found.items() if t is not None}
+    found: dict[int, Ticket] = {}
+    missing: list[int] = []
+    for number in set(numbers):
+        held = session.identity_map.get(identity_key(Ticket, (number,)))
+        if held is not None:
+            found[number] = held
+        else:
+            missing.append(number)
+    if missing:  # one plain SELECT for those the session does not hold
+        rows = session.connection().execute(_TICKETS, {"numbers": missing}).mappings()
+        found.update((row["id"], adopt(session, Ticket, row)) for row in rows)
+    return found
 
 
 # Built once: asked of nearly every mail.
-_CUSTOMER = select(Customer).where(Customer.address == bindparam("address"))
+_customers = Customer.metadata.tables[Customer.__tablename__]
+_CUSTOMER = select(_customers).where(_customers.c.address == bindparam("address"))
+_tickets = Ticket.metadata.tables[Ticket.__tablename__]
+_TICKETS = select(_tickets).where(_tickets.c.id.in_(bindparam("numbers", expanding=True)))
 _PARTICIPANTS = select(Participant.ticket_id, Participant.address).where(
     Participant.ticket_id.in_(bindparam("numbers", expanding=True))
 )
@@ -48,7 +62,9 @@ def customer_for(session: Session, who: Address, now: datetime) -> Customer:
     """The customer with this address; on first contact a new one, not yet in the
     session: the caller inserts it (``insert_loaded``) with the ticket that needs it
     (its ``id`` is None until then)."""
-    customer = session.scalar(_CUSTOMER, {"address": who.address})
+    session.flush()  # a plain SELECT: what the session holds goes first, as autoflush would
+    row = session.connection().execute(_CUSTOMER, {"address": who.address}).mappings().first()
+    customer = adopt(session, Customer, row) if row is not None else None
     if customer is None:
         customer = Customer(
             address=who.address, name=who.name or None, created_at=now, updated_at=now

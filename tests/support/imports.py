@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "maildesk"
 LAYERS: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("maildesk.__main__", "maildesk.cli"),),
     (("maildesk.daemon", "maildesk.startup", "maildesk.metrics", "maildesk.logs"),),
-    (("maildesk.sources",),),
+    (("maildesk.sources", "maildesk.readahead"),),
     (("maildesk.quarantine",),),
     (("maildesk.intake",),),
     (("maildesk.pipeline",),),
