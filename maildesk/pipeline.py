@@ -121,7 +121,7 @@ def handle(
     said = _said(decision, ticket, handled)
     _record(session, ticket, mail, message, decision, said, seen, new, now)
     if history.silent(session):
-        history.settle(session, ticket, now, new=new)
+        history.settle(session, ticket, now)
     return Outcome(
         "stored",
         ticket_id=ticket.id,

@@ -42,6 +42,7 @@ class Desk:
     def engine(self) -> Engine:
         if self._engine is None:
             self._engine = make_engine(self.settings.database.url)
+            _opened.append(self._engine)
         return self._engine
 
     def sessions(self, *, check_schema: bool = True) -> sessionmaker[Session]:
@@ -56,6 +57,13 @@ class Desk:
 
 
 pass_desk = click.make_pass_decorator(Desk)
+_opened: list[Engine] = []  # the commands' engines, closed by close_engines
+
+
+def close_engines() -> None:
+    """Close the connections the commands opened (cli.main.finish, at exit)."""
+    while _opened:
+        _opened.pop().dispose()
 
 
 def parse_moment(text: str | None, option: str) -> datetime:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
 import sys
+import threading
 
 import click
 from sqlalchemy.exc import OperationalError
 
 from maildesk import __version__
 from maildesk.cli import output
-from maildesk.cli.context import Desk
+from maildesk.cli.context import Desk, close_engines
 from maildesk.cli.lazy import LazyGroup
 from maildesk.errors import TryLater, UserError
 
@@ -107,4 +111,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    code = main()
+    if threading.active_count() > 1:  # a thread still at work: the usual exit waits for it
+        sys.exit(code)
+    finish()
+    # The interpreter's own teardown would free every object one by one: 0.1 s after
+    # an import of 1,000 mails, with nothing left to write.
+    os._exit(code)
+
+
+def finish() -> None:
+    """What the usual exit does that matters, done here: databases closed (SQLite folds
+    its log into the file), exit handlers run (logging flushes), output flushed."""
+    close_engines()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # closed, or its reader left
+            stream.flush()

@@ -7,9 +7,8 @@ Maildir has no order of its own).
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import mailbox
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -47,17 +46,23 @@ def archive_messages(path: Path) -> tuple[int, Iterator[bytes]]:
     return len(keys), messages()
 
 
+# The Date header in a mail's header block (folded lines included), found without
+# parsing the headers: this pass reads every mail before the first is stored.
+_HEADERS_END = re.compile(rb"\r?\n\r?\n")
+_DATE = re.compile(rb"^date:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
 def _in_date_order(box: mailbox.Mailbox) -> list[str]:
     dated: list[tuple[datetime, int, str]] = []
-    parser = email.parser.BytesHeaderParser(policy=email.policy.compat32)
     oldest = datetime.min.replace(tzinfo=UTC)
     for index, key in enumerate(box.keys()):
         when = oldest
         try:
-            with box.get_file(key) as f:
-                value = parser.parse(f).get("Date")  # type: ignore[arg-type]
-            if value:
-                parsed = parsedate_to_datetime(str(value))
+            head = _HEADERS_END.split(box.get_bytes(key), 1)[0]
+            found = _DATE.search(head)
+            if found:
+                value = found.group(1).decode("ascii", "replace")
+                parsed = parsedate_to_datetime(" ".join(value.split()))
                 when = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
         except Exception:  # an unreadable date sorts first; the pipeline judges the rest
             pass

@@ -52,13 +52,13 @@ def silent(session: Session) -> bool:
     return bool(session.info.get(FLAG))
 
 
-def settle(session: Session, ticket: Ticket, when: datetime, *, new: bool) -> None:
+def settle(session: Session, ticket: Ticket, when: datetime) -> None:
     """Timers already past (real) now are history, not breaches; no survey for old mail;
     the ticket was last updated when this mail was written, not today.
 
-    A ticket this mail opened has no timers unless it has a policy and no survey
-    unless it is done: those statements are skipped, as most of an archive opens
-    tickets (half an import's statements once)."""
+    Only a ticket with an SLA policy has timers (sla/timers.py plans none without
+    one) and only a resolved or closed one a scheduled survey (reopening cancels
+    it): the other statements are skipped, as they were a quarter of an import's."""
     now = session.info[FLAG]
     changed = inspect(ticket).modified  # a new ticket's SLA due times, say
     if ticket.created_at <= when and (changed or ticket.updated_at != when):
@@ -67,10 +67,10 @@ def settle(session: Session, ticket: Ticket, when: datetime, *, new: bool) -> No
             flag_modified(ticket, "updated_at")
     # (Equal and nothing else changed: left alone, or each flush would visit the ticket.)
     settled = surveyed = 0
-    if not new or ticket.sla_policy is not None:
+    if ticket.sla_policy is not None:
         timers = session.execute(_TIMERS, {"ticket": ticket.id, "now": now})
         settled = int(timers.rowcount or 0)  # type: ignore[attr-defined]
-    if not new or ticket.status in ("resolved", "closed"):
+    if ticket.status in ("resolved", "closed"):
         surveys = session.execute(_SURVEYS, {"ticket": ticket.id})
         surveyed = int(surveys.rowcount or 0)  # type: ignore[attr-defined]
     if settled or surveyed:
@@ -82,4 +82,4 @@ def settle_id(session: Session, ticket_id: int, when: datetime) -> None:
     """``settle`` for a mail that touched a ticket without being stored in it."""
     ticket = session.get(Ticket, ticket_id)
     if ticket is not None:
-        settle(session, ticket, when, new=False)
+        settle(session, ticket, when)

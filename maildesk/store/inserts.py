@@ -24,6 +24,17 @@ M = TypeVar("M", bound=Base)
 _STATEMENTS: dict[tuple[Mapper[Any], tuple[str, ...]], Insert] = {}
 
 
+_COLUMNS: dict[Mapper[Any], list[tuple[str, str]]] = {}
+
+
+def _columns(mapper: Mapper[Any]) -> list[tuple[str, str]]:
+    """(attribute, column) of each mapped column, worked out once per model."""
+    found = _COLUMNS.get(mapper)
+    if found is None:
+        found = _COLUMNS[mapper] = [(p.key, p.columns[0].key) for p in mapper.column_attrs]
+    return found
+
+
 def insert_loaded(session: Session, obj: Base) -> None:
     """Insert a transient object now and make it persistent and clean.
 
@@ -35,21 +46,23 @@ def insert_loaded(session: Session, obj: Base) -> None:
     state = inspect(obj)
     assert state.transient, "insert_loaded takes a new object, not one in a session"
     mapper = state.mapper
+    values = state.dict
     given: dict[str, Any] = {}
     missing: list[str] = []
-    for prop in mapper.column_attrs:
-        if prop.key in state.dict:
-            given[prop.columns[0].key] = state.dict[prop.key]
+    for name, column in _columns(mapper):
+        if name in values:
+            given[column] = values[name]
         else:
-            missing.append(prop.key)
+            missing.append(name)
     key = (mapper, tuple(missing))
     statement = _STATEMENTS.get(key)
     if statement is None:  # one per model and set of columns: built once
         columns = [mapper.column_attrs[name].columns[0] for name in missing]
         statement = _STATEMENTS[key] = mapper.local_table.insert().returning(*columns)  # type: ignore[attr-defined]
     row = session.connection().execute(statement, given).one()
-    for name, value in zip(missing, row, strict=True):
-        setattr(obj, name, value)
+    # As loaded: into the object's dict, past the attribute events (which would
+    # record a change that make_transient_to_detached then forgets).
+    values.update(zip(missing, row, strict=True))
     make_transient_to_detached(obj)
     session.add(obj)
 
@@ -62,7 +75,7 @@ def adopt(session: Session, model: type[M], row: Mapping[Any, Any]) -> M:
     found = session.identity_map.get(identity_key(model, ident))
     if found is not None:
         return found
-    obj = model(**{prop.key: row[prop.columns[0].key] for prop in mapper.column_attrs})
+    obj = model(**{name: row[column] for name, column in _columns(mapper)})
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
