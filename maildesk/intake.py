@@ -27,7 +27,7 @@ from maildesk.clock import Clock, SystemClock
 from maildesk.config.model import Settings
 from maildesk.desk import Desk
 from maildesk.errors import Quarantined, TryLater, UserError
-from maildesk.mail import ParsedMail
+from maildesk.mail import ParsedMail, Verdict
 from maildesk.outbox.mails import Mailer
 from maildesk.outcome import Outcome
 from maildesk.parse import Limits, parse_mail
@@ -217,7 +217,7 @@ class Intake:
         if read.mail is None:
             return _quarantine_raw(session, read, source, now)
         desk = self.desk  # one Desk for the whole message: a reload waits for the next
-        verdict = desk.judge(read.mail)
+        verdict = read.verdict or desk.judge(read.mail)
         if not history:
             return pipeline.handle(desk, session, read.mail, verdict, source, now)
         past.mark(session, now)
@@ -258,6 +258,7 @@ class Read:
     detail: str | None = None
     message_id: str | None = None  # when storing it failed after parsing
     bare: bool = False  # nothing decoded from the mail: the last resort
+    verdict: Verdict | None = None  # the guards' word, when a read-ahead worker judged it
 
 
 def read_mail(raw: bytes, limits: Limits) -> Read:

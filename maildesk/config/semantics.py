@@ -7,6 +7,7 @@ escalates to a tier that does not exist, a relay with no password.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import zoneinfo
@@ -240,6 +241,7 @@ def _escalation_cycles(settings: Settings) -> Iterator[str]:
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*$")
 
 
+@functools.lru_cache(maxsize=256)  # the same few config values, asked per mail
 def parse_duration(text: str) -> timedelta | None:
     """ "15m", "2h", "1d", "1h30m" -> timedelta; None if it is not one of those."""
     match = _DURATION.match(text.lower())
