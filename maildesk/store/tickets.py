@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from maildesk.mail import Address, ParsedMail
-from maildesk.store.events import insert_now
+from maildesk.store.events import append_row, write_appended
 from maildesk.store.inserts import adopt, insert_loaded
 from maildesk.store.models import (
     Attachment,
@@ -77,6 +77,7 @@ def customer_for(session: Session, who: Address, now: datetime) -> Customer:
 def participants_of(session: Session, numbers: Iterable[int]) -> dict[int, set[str]]:
     """Ticket -> the addresses of its participants."""
     found: dict[int, set[str]] = {n: set() for n in numbers}
+    write_appended(session)  # participants this transaction added: a plain read follows
     for number, address in session.connection().execute(_PARTICIPANTS, {"numbers": list(found)}):
         found[number].add(address)
     return found
@@ -85,7 +86,7 @@ def participants_of(session: Session, numbers: Iterable[int]) -> dict[int, set[s
 def add_participant(
     session: Session, ticket_id: int, who: Address, role: str, now: datetime
 ) -> None:
-    insert_now(
+    append_row(
         session,
         Participant,
         {
@@ -184,6 +185,7 @@ def move_ticket_rows(session: Session, source_id: int, target_id: int) -> int:
     messages, events, sent and held mail, and the participants the target lacks.
     Returns how many messages moved."""
     session.flush()  # rows of this transaction first, so that every one moves
+    write_appended(session)
     rows = session.connection()
     moved = rows.execute(
         update(Message).where(Message.ticket_id == source_id).values(ticket_id=target_id)
