@@ -1,6 +1,6 @@
 """The one place that knows the stage order, after parsing and the guards.
 
-    seen before? -> no sender? -> a bounce? -> who wrote -> a robot's repeats?
+    who wrote -> seen before? -> no sender? -> a bounce? -> a robot's repeats?
     -> which ticket (thread, join) -> a status request? -> held?
     -> open or update the ticket
     -> the agent's commands -> store the message -> participants
@@ -59,21 +59,24 @@ def handle(
 
     ``forced`` skips threading (an admin or agent released a held mail into its ticket).
     """
-    seen = seen_before(session, mail)
+    # Who wrote and what is new in the mail, first: a customer's text fingerprint goes
+    # with the look-up of seen_before, which counts the robot's repeats at once.
+    sender = sender_of(desk, mail, verdict, forced) if mail.sender is not None else None
+    keep = sender is not None and sender.agent and desk.settings.outbox.agent_signatures == "keep"
+    visible = visible_text(mail.text, signatures=not keep)
+    body_hash = text_hash(visible)
+    customer = sender is not None and not sender.agent and verdict.bounce is None
+    seen = seen_before(session, mail, body_hash if customer else None, now)
     if seen.where is not None:
         detail = f"already stored ({seen.where})"
         return Outcome("duplicate", message_id=mail.message_id, detail=detail)
     mail = seen.mail
-    if mail.sender is None:
+    if sender is None:
         return quarantined(session, mail, source, NO_SENDER, now)
     if verdict.bounce is not None:
         bounced = store_bounce(session, mail, verdict, source, now)
         return bounced or quarantined(session, mail, source, NOT_OURS, now)
-    sender = sender_of(desk, mail, verdict, forced)
-    keep = sender.agent and desk.settings.outbox.agent_signatures == "keep"
-    visible = visible_text(mail.text, signatures=not keep)
-    body_hash = text_hash(visible)
-    repeat = None if sender.agent else repeated(desk, session, body_hash, now)
+    repeat = None if sender.agent else repeated(desk, session, body_hash, now, seen.same_text)
     if repeat is not None:
         verdict = replace(verdict, reasons=(*verdict.reasons, repeat[0]), loop=True)
     threaded = find_ticket(desk, session, mail, sender, now, forced)
