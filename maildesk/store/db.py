@@ -7,7 +7,7 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -90,3 +90,10 @@ def rolled_back(factory: sessionmaker[Session]) -> Iterator[Session]:
     finally:
         session.rollback()
         session.close()
+
+
+def flushed(session: Session) -> Connection:
+    """The session's connection for a plain SELECT past the ORM's loading, after the
+    session's pending changes went in, as autoflush would have sent them."""
+    session.flush()
+    return session.connection()

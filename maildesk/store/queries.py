@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from maildesk.store.db import flushed
 from maildesk.store.models import Customer, Event, Message, QuarantinedMessage, Ticket
 
 
@@ -236,8 +237,7 @@ _SAME_PROBLEM = (
 def same_problem_count(session: Session, key: str, since: datetime) -> int:
     """How many tickets ``same_problem_since`` would list: asked of every new ticket,
     so a count with a statement built once (ix_tickets_problem_key_created_at)."""
-    session.flush()  # a plain SELECT: what the session holds goes first, as autoflush would
-    found = session.connection().scalar(_SAME_PROBLEM, {"key": key, "since": since})
+    found = flushed(session).scalar(_SAME_PROBLEM, {"key": key, "since": since})
     return int(found or 0)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from maildesk.mail import Address, ParsedMail
+from maildesk.store.db import flushed
 from maildesk.store.events import append_row, write_appended
 from maildesk.store.inserts import adopt, insert_loaded
 from maildesk.store.models import (
@@ -62,8 +63,7 @@ def customer_for(session: Session, who: Address, now: datetime) -> Customer:
     """The customer with this address; on first contact a new one, not yet in the
     session: the caller inserts it (``insert_loaded``) with the ticket that needs it
     (its ``id`` is None until then)."""
-    session.flush()  # a plain SELECT: what the session holds goes first, as autoflush would
-    row = session.connection().execute(_CUSTOMER, {"address": who.address}).mappings().first()
+    row = flushed(session).execute(_CUSTOMER, {"address": who.address}).mappings().first()
     customer = adopt(session, Customer, row) if row is not None else None
     if customer is None:
         customer = Customer(
